@@ -1,0 +1,10 @@
+import os
+import sys
+from pathlib import Path
+
+# Os kernels que o nbval abre herdam este ambiente.
+os.environ["IPYKERNEL_CELL_NAME"] = "<IPY-INPUT>"  # avisos sem caminhos /tmp/ipykernel_<pid>
+os.environ.pop("MPLBACKEND", None)  # Agg herdado removeria as figuras das saídas
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))  # nbcode, nbtool

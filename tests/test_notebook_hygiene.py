@@ -1,0 +1,69 @@
+"""Os notebooks como o leitor os encontra no GitHub: formato válido, saídas de uma execução limpa, metadados estáveis."""
+import re
+
+import nbformat
+import pytest
+
+from nbcode import NOTEBOOKS, SHARED_PREFIX, code_cells, shared_name  # noqa: E402
+from nbtool import CELL_METADATA_KEPT, NOTEBOOK_METADATA  # noqa: E402
+
+PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+LOCAL_PATH = re.compile(r"(/home/|/root/|/tmp/|/work/|/Users/|[A-Za-z]:\\\\Users|/content/|/private/var/)")
+
+
+def test_series_exists():
+    assert PATHS, "nenhum notebook em notebooks/"
+    numbers = [p.name[:2] for p in PATHS]
+    assert numbers == sorted(set(numbers)), f"numeração repetida: {numbers}"
+
+
+@pytest.fixture(params=PATHS, ids=lambda p: p.name)
+def nb(request):
+    return nbformat.read(request.param, as_version=4)
+
+
+def test_valid_nbformat(nb):
+    nbformat.validate(nb)
+
+
+def test_clean_metadata(nb):
+    assert nb.metadata == NOTEBOOK_METADATA
+    for i, cell in enumerate(nb.cells):
+        extra = set(cell.metadata) - set(CELL_METADATA_KEPT)
+        assert not extra, f"célula {i}: metadados soltos {extra}"
+        assert "id" not in cell, f"célula {i}: id de célula (gera ruído nos diffs)"
+
+
+def test_outputs_from_one_clean_run(nb):
+    counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+    assert counts == list(range(1, len(counts) + 1)), (
+        "as saídas guardadas não vêm de uma execução limpa de cima a baixo (rode scripts/nbtool.py execute)"
+    )
+
+
+def test_no_errors_nor_local_paths(nb):
+    for i, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            assert output.output_type != "error", f"célula {i} guardou um erro: {output.get('ename')}"
+            text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+            assert not LOCAL_PATH.search(text), f"célula {i}: caminho local na saída: {LOCAL_PATH.search(text)[0]}"
+
+
+def test_every_chapter_sets_its_summary(nb):
+    """`make run` lê SUMMARY = {"dispositivo": ..., "resultado": ...} no fim de cada capítulo."""
+    assert any(re.search(r"^SUMMARY\s*=", c.source, re.M) for c in nb.cells if c.cell_type == "code")
+
+
+def test_restated_cells_match_their_original():
+    """Uma célula `# compartilhado: X` repetida num capítulo posterior é idêntica à original (a primeira)."""
+    originals = {}
+    for path in PATHS:
+        for source in code_cells(path):
+            name = shared_name(source)
+            if name is None:
+                continue
+            if name not in originals:
+                originals[name] = (path.name, source)
+            else:
+                first, original = originals[name]
+                assert source == original, f"{path.name}: a célula '{SHARED_PREFIX}{name}' difere da original em {first}"
