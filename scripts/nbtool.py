@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Ferramentas dos notebooks da série: limpar metadados, reexecutar guardando as saídas e rodar a série.
 
-    python scripts/nbtool.py clean notebooks/*.ipynb     # metadados limpos e estáveis
-    python scripts/nbtool.py execute notebooks/03_*.ipynb  # roda de cima a baixo e guarda as saídas no próprio arquivo
-    python scripts/nbtool.py run                          # roda a série inteira numa cópia (build/) e resume os resultados
+    python scripts/nbtool.py clean notebooks/*.ipynb       # metadados limpos e estáveis
+    python scripts/nbtool.py execute notebooks/03_*.ipynb  # roda de cima a baixo e guarda as saídas no arquivo
+    python scripts/nbtool.py run    # roda a série inteira numa cópia (build/) e resume os resultados
+    python scripts/nbtool.py sync   # repete cada célula "# compartilhado: X" igual à original nos capítulos seguintes
 """
 import argparse
 import json
@@ -15,6 +16,7 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
 NOTEBOOKS = ROOT / "notebooks"
 NOTEBOOK_METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -81,6 +83,28 @@ def cmd_execute(paths):
         print(f"  {path.name}: {time.perf_counter() - start:.0f} s, saídas guardadas")
 
 
+def cmd_sync():
+    """Depois de editar uma célula compartilhada na original, repete-a igual nos capítulos seguintes."""
+    from nbcode import shared_name
+
+    originals = {}
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        changed = []
+        for cell in nb.cells:
+            name = shared_name(cell.source) if cell.cell_type == "code" else None
+            if name is None:
+                continue
+            if name not in originals:
+                originals[name] = cell.source
+            elif cell.source != originals[name]:
+                cell.source = originals[name]
+                changed.append(name)
+        if changed:
+            nbformat.write(clean(nb), path)
+            print(f"  {path.name}: atualizei {', '.join(changed)} (reexecute o notebook)")
+
+
 def cmd_run(out_dir):
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -116,6 +140,7 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("clean").add_argument("paths", nargs="+")
     sub.add_parser("execute").add_argument("paths", nargs="+")
+    sub.add_parser("sync")
     run = sub.add_parser("run")
     run.add_argument("--out", type=Path, default=ROOT / "build" / "executados")
     args = parser.parse_args()
@@ -123,6 +148,8 @@ def main():
         cmd_clean(args.paths)
     elif args.command == "execute":
         cmd_execute(args.paths)
+    elif args.command == "sync":
+        cmd_sync()
     else:
         sys.exit(cmd_run(args.out))
 

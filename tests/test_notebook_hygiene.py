@@ -1,11 +1,10 @@
-"""Os notebooks como o leitor os encontra no GitHub: formato válido, saídas de uma execução limpa, metadados estáveis."""
+"""Os notebooks como o leitor os encontra no GitHub: formato válido, saídas de uma execução limpa, metadados limpos."""
 import re
 
 import nbformat
 import pytest
-
-from nbcode import NOTEBOOKS, SHARED_PREFIX, code_cells, shared_name  # noqa: E402
-from nbtool import CELL_METADATA_KEPT, NOTEBOOK_METADATA  # noqa: E402
+from nbcode import NOTEBOOKS, SHARED_PREFIX, code_cells, shared_name
+from nbtool import CELL_METADATA_KEPT, NOTEBOOK_METADATA
 
 PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 LOCAL_PATH = re.compile(r"(/home/|/root/|/tmp/|/work/|/Users/|[A-Za-z]:\\\\Users|/content/|/private/var/)")
@@ -66,4 +65,7 @@ def test_restated_cells_match_their_original():
                 originals[name] = (path.name, source)
             else:
                 first, original = originals[name]
-                assert source == original, f"{path.name}: a célula '{SHARED_PREFIX}{name}' difere da original em {first}"
+                assert source == original, (
+                    f"{path.name}: a célula '{SHARED_PREFIX}{name}' difere da original em {first} "
+                    "(scripts/nbtool.py sync a repete igual)"
+                )
