@@ -528,6 +528,7 @@ def embed(path, chapter, description, png_bytes=None):
     células e as saídas guardadas ficam como estão (células markdown não têm contador de execução).
     """
     import nbformat
+
     from nbtool import clean
 
     path = Path(path)

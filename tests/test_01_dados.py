@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from nbcode import ROOT, shared_cells
 
 nb = shared_cells("01", "erros", "dados")

@@ -1,6 +1,7 @@
 """O tokenizer, os lotes e a escolha de dispositivo do capítulo 01, no código do próprio notebook."""
 import pytest
 import torch
+
 from nbcode import shared_cells
 
 nb = shared_cells("01", "erros", "dados", "tokenizer", "lotes", "dispositivo")

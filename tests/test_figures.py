@@ -10,11 +10,11 @@ import io
 
 import nbformat
 import pytest
-from nbcode import shared_cells
-from nbtool import clean
 from PIL import Image
 
 import figures
+from nbcode import shared_cells
+from nbtool import clean
 
 DESCRIPTIONS = figures.all_descriptions()
 REGENERATE = "rode `make figures` (ou python scripts/figures.py) para atualizar"

@@ -3,6 +3,7 @@ import re
 
 import nbformat
 import pytest
+
 from nbcode import NOTEBOOKS, SHARED_PREFIX, code_cells, shared_name
 from nbtool import CELL_METADATA_KEPT, NOTEBOOK_METADATA
 

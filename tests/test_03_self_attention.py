@@ -1,0 +1,124 @@
+"""Capítulo 03: a cabeça de self-attention e o modelo com uma cabeça, no código do próprio notebook."""
+import math
+
+import pytest
+import torch
+
+from nbcode import definitions
+
+NB = definitions("03")
+TEXT = "O Romeo, Romeo! wherefore art thou Romeo?\nDeny thy father and refuse thy name;\n"
+BLOCK = 8
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return NB["CharTokenizer"](TEXT)
+
+
+@pytest.fixture
+def model(tokenizer):
+    torch.manual_seed(0)
+    return NB["SingleHeadLanguageModel"](tokenizer.vocab_size, n_embd=16, block_size=BLOCK).eval()
+
+
+def assert_causal(fn, make_input, perturb, block_size):
+    """Para todo T ≤ block_size e todo t < T: mudar a entrada na posição t não muda as saídas antes de t,
+    e muda a saída na própria posição t (a perturbação chega a algum lugar)."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for T in range(1, block_size + 1):
+            x = make_input(T)
+            out = fn(x)
+            for t in range(T):
+                changed = perturb(x, t)
+                new = fn(changed)
+                assert torch.allclose(new[:, :t], out[:, :t], atol=1e-6), f"T={T}: a posição {t} vazou para trás"
+                assert not torch.allclose(new[:, t], out[:, t]), f"T={T}: mudar a posição {t} não mudou nada"
+
+
+def perturb_tokens(vocab_size):
+    def perturb(idx, t):
+        changed = idx.clone()
+        changed[:, t] = (changed[:, t] + 1) % vocab_size
+        return changed
+
+    return perturb
+
+
+def perturb_vectors(x, t):
+    changed = x.clone()
+    changed[:, t] += torch.randn_like(changed[:, t])
+    return changed
+
+
+def test_head_is_causal():
+    torch.manual_seed(0)
+    head = NB["Head"](n_embd=16, head_size=8, block_size=BLOCK)
+    assert_causal(head, lambda T: torch.randn(2, T, 16), perturb_vectors, BLOCK)
+
+
+def test_model_is_causal(model, tokenizer):
+    V = tokenizer.vocab_size
+    assert_causal(lambda idx: model(idx)[0], lambda T: torch.randint(V, (2, T)), perturb_tokens(V), BLOCK)
+
+
+def test_notebook_causality_check_agrees(model, tokenizer):
+    assert NB["is_causal"](model, tokenizer.vocab_size, BLOCK, "cpu")
+
+    class Leaky(torch.nn.Module):  # olha para o fim da sequência: não é causal
+        def forward(self, idx, targets=None):
+            return model(idx)[0] + model(idx)[0][:, -1:], None
+
+    assert not NB["is_causal"](Leaky(), tokenizer.vocab_size, BLOCK, "cpu")
+
+
+def test_attention_weights_are_a_causal_average():
+    torch.manual_seed(0)
+    head = NB["Head"](n_embd=16, head_size=8, block_size=BLOCK)
+    for T in range(1, BLOCK + 1):
+        w = head.weights(torch.randn(3, T, 16))
+        assert w.shape == (3, T, T)
+        assert torch.allclose(w.sum(dim=-1), torch.ones(3, T))
+        assert (w.triu(diagonal=1) == 0).all()
+
+
+@pytest.mark.parametrize("head_size", [4, 16, 64, 256])
+def test_scaling_keeps_attention_logits_at_unit_variance(head_size):
+    """Com q e k de variância 1, q·k tem variância head_size; dividido por √head_size, volta a ≈ 1."""
+    torch.manual_seed(0)
+    n_embd = 64
+    head = NB["Head"](n_embd=n_embd, head_size=head_size, block_size=BLOCK)
+    for layer in (head.query, head.key):  # q e k com componentes de variância 1 para x ~ N(0, 1)
+        torch.nn.init.normal_(layer.weight, std=n_embd**-0.5)
+    with torch.no_grad():
+        scores = head.scores(torch.randn(256, BLOCK, n_embd))
+    visible = scores[torch.isfinite(scores)]
+    assert visible.var().item() == pytest.approx(1.0, rel=0.2)
+    future = torch.triu(torch.ones(BLOCK, BLOCK, dtype=torch.bool), diagonal=1)
+    assert (scores[:, future] == float("-inf")).all()
+
+
+def test_initial_loss_is_about_uniform_guess(model, tokenizer):
+    idx = torch.randint(tokenizer.vocab_size, (32, BLOCK))
+    _, loss = model(idx, torch.randint(tokenizer.vocab_size, (32, BLOCK)))
+    assert loss.item() == pytest.approx(math.log(tokenizer.vocab_size), abs=0.05)
+
+
+def test_generate_crops_prompt_longer_than_block_size(model, tokenizer):
+    prompt = TEXT * 2
+    assert len(prompt) > BLOCK
+    out = NB["sample"](model, tokenizer, prompt, max_new_tokens=12, block_size=BLOCK, device="cpu")
+    assert out.startswith(prompt) and len(out) == len(prompt) + 12
+
+
+def test_forward_refuses_too_long_sequence_in_portuguese(model, tokenizer):
+    with pytest.raises(NB["FriendlyError"], match="block_size"):
+        model(torch.zeros(1, BLOCK + 1, dtype=torch.long))
+
+
+def test_prompt_errors(model, tokenizer):
+    with pytest.raises(NB["FriendlyError"], match="vazio"):
+        NB["sample"](model, tokenizer, "", max_new_tokens=3, block_size=BLOCK, device="cpu")
+    with pytest.raises(NB["VocabularyError"], match="'ê'"):
+        NB["sample"](model, tokenizer, "Romeo, thou art ê", max_new_tokens=3, block_size=BLOCK, device="cpu")

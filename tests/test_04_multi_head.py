@@ -1,0 +1,155 @@
+"""Capítulo 04: multi-head attention e feed-forward, no código do próprio notebook."""
+import math
+import re
+
+import nbformat
+import pytest
+import torch
+
+from nbcode import code_cells, definitions, notebook_path
+
+NB = definitions("04")
+TEXT = "O Romeo, Romeo! wherefore art thou Romeo?\nDeny thy father and refuse thy name;\n"
+BLOCK = 8
+MODELS = ["MultiHeadLanguageModel", "FeedForwardLanguageModel"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return NB["CharTokenizer"](TEXT)
+
+
+def make(name, vocab_size, n_head=4):
+    torch.manual_seed(0)
+    return NB[name](vocab_size, n_embd=16, n_head=n_head, block_size=BLOCK).eval()
+
+
+def assert_causal(fn, make_input, perturb, block_size):
+    """Para todo T ≤ block_size e todo t < T: mudar a entrada na posição t não muda as saídas antes de t,
+    e muda a saída na própria posição t."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for T in range(1, block_size + 1):
+            x = make_input(T)
+            out = fn(x)
+            for t in range(T):
+                changed = perturb(x, t)
+                new = fn(changed)
+                assert torch.allclose(new[:, :t], out[:, :t], atol=1e-6), f"T={T}: a posição {t} vazou para trás"
+                assert not torch.allclose(new[:, t], out[:, t]), f"T={T}: mudar a posição {t} não mudou nada"
+
+
+def perturb_vectors(x, t):
+    changed = x.clone()
+    changed[:, t] += torch.randn_like(changed[:, t])
+    return changed
+
+
+@pytest.mark.parametrize("n_head", [1, 2, 4])
+def test_multi_head_attention_is_causal(n_head):
+    torch.manual_seed(0)
+    mha = NB["MultiHeadAttention"](n_embd=16, n_head=n_head, block_size=BLOCK)
+    assert_causal(mha, lambda T: torch.randn(2, T, 16), perturb_vectors, BLOCK)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_models_are_causal(name, tokenizer):
+    V = tokenizer.vocab_size
+    model = make(name, V)
+
+    def perturb(idx, t):
+        changed = idx.clone()
+        changed[:, t] = (changed[:, t] + 1) % V
+        return changed
+
+    assert_causal(lambda idx: model(idx)[0], lambda T: torch.randint(V, (2, T)), perturb, BLOCK)
+    assert NB["is_causal"](model, V, BLOCK, "cpu")
+
+
+def test_heads_are_concatenated_then_projected():
+    torch.manual_seed(0)
+    mha = NB["MultiHeadAttention"](n_embd=16, n_head=4, block_size=BLOCK)
+    assert [head.head_size for head in mha.heads] == [4, 4, 4, 4]
+    x = torch.randn(3, BLOCK, 16)
+    with torch.no_grad():
+        expected = mha.proj(torch.cat([head(x) for head in mha.heads], dim=-1))
+        assert torch.allclose(mha(x), expected)
+    assert mha(x).shape == (3, BLOCK, 16)
+
+
+def test_heads_must_divide_embedding():
+    with pytest.raises(NB["FriendlyError"], match="divisível"):
+        NB["MultiHeadAttention"](n_embd=30, n_head=4, block_size=BLOCK)
+
+
+def test_feed_forward_is_position_wise():
+    torch.manual_seed(0)
+    ffwd = NB["FeedForward"](16)
+    x = torch.randn(2, BLOCK, 16)
+    with torch.no_grad():
+        one_by_one = torch.stack([ffwd(x[:, t]) for t in range(BLOCK)], dim=1)
+        assert torch.allclose(ffwd(x), one_by_one, atol=1e-6)
+    hidden = [m for m in ffwd.modules() if isinstance(m, torch.nn.Linear)][0]
+    assert hidden.out_features == 4 * 16
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_initial_loss_is_about_uniform_guess(name, tokenizer):
+    model = make(name, tokenizer.vocab_size)
+    idx, targets = torch.randint(tokenizer.vocab_size, (32, BLOCK)), torch.randint(tokenizer.vocab_size, (32, BLOCK))
+    _, loss = model(idx, targets)
+    assert loss.item() == pytest.approx(math.log(tokenizer.vocab_size), abs=0.05)
+    assert model(idx)[1] is None
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_generate_crops_long_prompt(name, tokenizer):
+    model = make(name, tokenizer.vocab_size)
+    prompt = TEXT * 2
+    out = NB["sample"](model, tokenizer, prompt, max_new_tokens=12, block_size=BLOCK, device="cpu")
+    assert out.startswith(prompt) and len(out) == len(prompt) + 12
+    with pytest.raises(NB["FriendlyError"], match="block_size"):
+        model(torch.zeros(1, BLOCK + 1, dtype=torch.long))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_prompt_errors(name, tokenizer):
+    model = make(name, tokenizer.vocab_size)
+    with pytest.raises(NB["FriendlyError"], match="vazio"):
+        NB["sample"](model, tokenizer, "", max_new_tokens=3, block_size=BLOCK, device="cpu")
+    with pytest.raises(NB["VocabularyError"], match="'ç'"):
+        NB["sample"](model, tokenizer, "Romeo, coração", max_new_tokens=3, block_size=BLOCK, device="cpu")
+
+
+def test_head_maps_one_per_head(tokenizer):
+    model = make("FeedForwardLanguageModel", tokenizer.vocab_size)
+    maps = NB["head_maps"](model, "O Romeo,", tokenizer)
+    assert len(maps) == 4 and all(m.shape == (8, 8) for m in maps)
+    assert all(torch.allclose(m.sum(dim=-1), torch.ones(8)) for m in maps)
+
+
+
+def stored_final_loss(prefix, stage):
+    """A perda de validação final que o notebook `prefix` guardou na saída (execução na CPU)."""
+    nb = nbformat.read(notebook_path(prefix), as_version=4)
+    pattern = re.compile(rf"perda de validação final \({re.escape(stage)}\): ([0-9.]+)")
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            found = pattern.search(output.get("text", ""))
+            if found:
+                return float(found.group(1))
+    raise LookupError(f"{notebook_path(prefix).name} não guardou a perda final de '{stage}'")
+
+
+@pytest.mark.parametrize("chapter", ["03", "04"])
+def test_quoted_losses_match_earlier_chapters(chapter):
+    """As perdas de capítulos anteriores citadas em 03 e 04 (BIGRAM_VAL, ONE_HEAD_VAL) batem com as saídas guardadas."""
+    source = "\n".join(code_cells(notebook_path(chapter)))
+    quoted = {"BIGRAM_VAL": ("02", "bigrama"), "ONE_HEAD_VAL": ("03", "uma cabeça")}
+    for name, (origin, stage) in quoted.items():
+        found = re.search(rf"^{name} = ([0-9.]+)", source, re.M)
+        if found:
+            stored = stored_final_loss(origin, stage)
+            assert float(found.group(1)) == pytest.approx(stored, abs=0.006), (
+                f"{chapter}: {name} = {found.group(1)}, mas o capítulo {origin} guardou {stored:.4f}"
+            )

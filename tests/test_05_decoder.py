@@ -1,0 +1,107 @@
+"""Capítulo 05: o código do próprio notebook (células de definição), testado em tamanhos pequenos."""
+import pytest
+import torch
+
+from nbcode import definitions
+
+NB = definitions("05")
+GPT, GPTConfig = NB["GPT"], NB["GPTConfig"]
+VOCAB = "\n !',-.:;?abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def small_gpt(seed=0, **overrides):
+    torch.manual_seed(seed)
+    config = {"vocab_size": 65, "block_size": 16, "n_layer": 2, "n_head": 4, "n_embd": 32, **overrides}
+    return GPT(GPTConfig(**config)).eval()
+
+
+@pytest.mark.parametrize("n_embd,n_head,T", [(32, 4, 8), (48, 3, 5), (64, 8, 16)])
+def test_teaching_and_efficient_attention_agree_on_same_weights(n_embd, n_head, T):
+    torch.manual_seed(1)
+    mha = NB["MultiHeadAttention"](n_embd=n_embd, n_head=n_head, block_size=16).eval()
+    attn = NB["CausalSelfAttention"](GPTConfig(n_embd=n_embd, n_head=n_head, block_size=16)).eval()
+    NB["copy_heads_into"](mha, attn)
+    x = torch.randn(3, T, n_embd)
+    torch.testing.assert_close(attn(x), mha(x), atol=1e-5, rtol=1e-4)
+
+
+def test_gpt_is_causal():
+    model = small_gpt()
+    a = torch.randint(65, (2, 16))
+    b = a.clone()
+    b[:, 9:] = torch.randint(65, (2, 7))
+    la, lb = model(a)[0], model(b)[0]
+    torch.testing.assert_close(la[:, :9], lb[:, :9])
+    assert not torch.allclose(la[:, 9:], lb[:, 9:])
+
+
+def test_gpt2_compatible_interface():
+    """O capítulo 06 carrega os pesos do GPT-2 nesta classe: nomes e formas não podem mudar sem aviso."""
+    config = GPTConfig()
+    assert config.bias is True and config.dropout == 0.0
+    model = small_gpt()
+    assert model.lm_head.weight is model.token_embedding.weight
+    assert model.blocks[0].attn.qkv.weight.shape == (3 * 32, 32)
+    assert model.blocks[0].ffwd.fc.weight.shape == (4 * 32, 32)
+    assert model.ln_f.eps == 1e-5
+    assert isinstance(model.blocks[0].ffwd.gelu, torch.nn.GELU) and model.blocks[0].ffwd.gelu.approximate == "tanh"
+    keys = set(model.state_dict())
+    for key in ("token_embedding.weight", "position_embedding.weight", "blocks.1.ln1.bias", "blocks.1.attn.proj.weight",
+                "blocks.1.ln2.weight", "blocks.1.ffwd.proj.bias", "ln_f.weight", "lm_head.weight"):
+        assert key in keys
+
+
+def test_initial_loss_is_uniform_guess():
+    model = small_gpt()
+    idx = torch.randint(65, (8, 16))
+    _, loss = model(idx, torch.randint(65, (8, 16)))
+    assert abs(loss.item() - torch.log(torch.tensor(65.0)).item()) < 0.1
+
+
+def test_checkpoint_roundtrip(tmp_path):
+    model = small_gpt(seed=3)
+    path = NB["save_checkpoint"](model, tmp_path / "sub" / "gpt.pt")
+    reloaded = NB["load_checkpoint"](path)
+    assert reloaded.config == model.config
+    idx = torch.randint(65, (2, 16))
+    torch.testing.assert_close(reloaded(idx)[0], model(idx)[0], atol=0, rtol=0)
+    assert reloaded.lm_head.weight is reloaded.token_embedding.weight  # a amarração sobrevive
+
+
+def test_checkpoint_mismatch_explains_in_portuguese(tmp_path):
+    path = NB["save_checkpoint"](small_gpt(), tmp_path / "gpt.pt")
+    state = torch.load(path, weights_only=True)["model"]
+    with pytest.raises(NB["CheckpointError"]) as wider:
+        NB["load_weights"](small_gpt(n_embd=64), state)
+    assert "não combina" in str(wider.value) and "formato diferente" in str(wider.value)
+    with pytest.raises(NB["CheckpointError"]) as deeper:
+        NB["load_weights"](small_gpt(n_layer=3), state)
+    assert "faltam" in str(deeper.value) and "blocks.2" in str(deeper.value)
+
+
+def test_sample_crops_prompt_longer_than_block_size():
+    tokenizer = NB["CharTokenizer"](VOCAB)
+    model = small_gpt(vocab_size=tokenizer.vocab_size, block_size=8)
+    prompt = "ROMEO: where art thou, my friend?"  # 33 caracteres, contexto de 8
+    out = NB["sample"](model, tokenizer, prompt, 20, model.config.block_size, "cpu", seed=0)
+    assert out.startswith(prompt) and len(out) == len(prompt) + 20
+    assert out == NB["sample"](model, tokenizer, prompt, 20, model.config.block_size, "cpu", seed=0)
+    with pytest.raises(ValueError, match="block_size"):
+        model(torch.zeros(1, 9, dtype=torch.long))
+
+
+def test_lr_schedule_warms_up_then_decays():
+    cfg = {"lr": 1e-3, "min_lr": 1e-4, "warmup": 10, "steps": 110}
+    lrs = [NB["lr_at"](s, cfg) for s in range(cfg["steps"])]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert lrs[-1] == pytest.approx(1e-4, rel=0.01)
+
+
+def test_teaching_block_variants_run():
+    for kwargs in ({"residual": False, "norm": None}, {"residual": True, "norm": None}, {"norm": "post"}, {}):
+        model = NB["BlocksLanguageModel"](65, 32, 4, 8, 3, **kwargs)
+        logits, loss = model(torch.randint(65, (2, 8)), torch.randint(65, (2, 8)))
+        assert logits.shape == (2, 8, 65) and loss.item() > 0
+    with pytest.raises(ValueError):
+        NB["TeachingBlock"](32, 4, 8, residual=False, norm="post")
