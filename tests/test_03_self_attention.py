@@ -3,6 +3,7 @@ import math
 
 import pytest
 import torch
+from causality import assert_causal, perturb_vectors
 
 from nbcode import definitions
 
@@ -22,21 +23,6 @@ def model(tokenizer):
     return NB["SingleHeadLanguageModel"](tokenizer.vocab_size, n_embd=16, block_size=BLOCK).eval()
 
 
-def assert_causal(fn, make_input, perturb, block_size):
-    """Para todo T ≤ block_size e todo t < T: mudar a entrada na posição t não muda as saídas antes de t,
-    e muda a saída na própria posição t (a perturbação chega a algum lugar)."""
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for T in range(1, block_size + 1):
-            x = make_input(T)
-            out = fn(x)
-            for t in range(T):
-                changed = perturb(x, t)
-                new = fn(changed)
-                assert torch.allclose(new[:, :t], out[:, :t], atol=1e-6), f"T={T}: a posição {t} vazou para trás"
-                assert not torch.allclose(new[:, t], out[:, t]), f"T={T}: mudar a posição {t} não mudou nada"
-
-
 def perturb_tokens(vocab_size):
     def perturb(idx, t):
         changed = idx.clone()
@@ -45,11 +31,6 @@ def perturb_tokens(vocab_size):
 
     return perturb
 
-
-def perturb_vectors(x, t):
-    changed = x.clone()
-    changed[:, t] += torch.randn_like(changed[:, t])
-    return changed
 
 
 def test_head_is_causal():

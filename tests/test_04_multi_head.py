@@ -5,6 +5,7 @@ import re
 import nbformat
 import pytest
 import torch
+from causality import assert_causal, perturb_vectors
 
 from nbcode import code_cells, definitions, notebook_path
 
@@ -23,26 +24,6 @@ def make(name, vocab_size, n_head=4):
     torch.manual_seed(0)
     return NB[name](vocab_size, n_embd=16, n_head=n_head, block_size=BLOCK).eval()
 
-
-def assert_causal(fn, make_input, perturb, block_size):
-    """Para todo T ≤ block_size e todo t < T: mudar a entrada na posição t não muda as saídas antes de t,
-    e muda a saída na própria posição t."""
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for T in range(1, block_size + 1):
-            x = make_input(T)
-            out = fn(x)
-            for t in range(T):
-                changed = perturb(x, t)
-                new = fn(changed)
-                assert torch.allclose(new[:, :t], out[:, :t], atol=1e-6), f"T={T}: a posição {t} vazou para trás"
-                assert not torch.allclose(new[:, t], out[:, t]), f"T={T}: mudar a posição {t} não mudou nada"
-
-
-def perturb_vectors(x, t):
-    changed = x.clone()
-    changed[:, t] += torch.randn_like(changed[:, t])
-    return changed
 
 
 @pytest.mark.parametrize("n_head", [1, 2, 4])
