@@ -105,3 +105,51 @@ def test_teaching_block_variants_run():
         assert logits.shape == (2, 8, 65) and loss.item() > 0
     with pytest.raises(ValueError):
         NB["TeachingBlock"](32, 4, 8, residual=False, norm="post")
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (256, 64), (64, 256), (3, 96, 32)])
+def test_orthogonalize_keeps_directions_and_flattens_singular_values(shape):
+    torch.manual_seed(0)
+    # uma matriz (ou lote) mal condicionada, como um gradiente: valores singulares de 1 a 1e-2
+    G = torch.randn(shape)
+    U, S, Vh = torch.linalg.svd(G, full_matrices=False)
+    S = torch.logspace(0, -2, S.size(-1)).expand_as(S)
+    G = U @ torch.diag_embed(S) @ Vh
+    ortho = NB["orthogonalize"](G)
+    assert ortho.shape == G.shape
+    sv = torch.linalg.svdvals(ortho)
+    assert sv.min() > 0.6 and sv.max() < 1.25, (sv.min(), sv.max())
+    target = U @ Vh  # a matriz ortogonal mais próxima de G
+    cosine = (ortho * target).sum(dim=(-2, -1)) / (ortho.norm(dim=(-2, -1)) * target.norm(dim=(-2, -1)))
+    assert cosine.min() > 0.95
+    assert NB["orthogonalize"](G * 1e3).sub(ortho).abs().max() < 1e-3  # não depende da escala de G
+
+
+def test_muon_first_step_is_the_orthogonalized_gradient():
+    torch.manual_seed(0)
+    tall = torch.nn.Parameter(torch.randn(96, 32))
+    wide = torch.nn.Parameter(torch.randn(32, 96))
+    before = [tall.detach().clone(), wide.detach().clone()]
+    grads = [torch.randn(96, 32), torch.randn(32, 96)]
+    tall.grad, wide.grad = grads
+    NB["Muon"]([tall, wide], lr=0.1, momentum=0.9).step()
+    # 1º passo: momento = g; Nesterov: g + 0.9 g; a ortogonalização ignora a escala; matriz alta: x sqrt(96/32)
+    torch.testing.assert_close(before[0] - tall.detach(), 0.1 * 3**0.5 * NB["orthogonalize"](grads[0]),
+                               atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(before[1] - wide.detach(), 0.1 * NB["orthogonalize"](grads[1]), atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="2D"):
+        NB["Muon"]([torch.nn.Parameter(torch.zeros(5))])
+
+
+def test_make_optimizers_splits_parameters_without_overlap():
+    model = small_gpt()
+    cfg = {**NB["CONFIGS"]["cpu"]}
+    adamw, muon = NB["make_optimizers"](model, {**cfg, "optimizer": "muon"}, "cpu")
+    in_muon = {id(p) for g in muon.param_groups for p in g["params"]}
+    in_adamw = {id(p) for g in adamw.param_groups for p in g["params"]}
+    expected = {id(p) for name, p in model.named_parameters() if name.startswith("blocks.") and p.dim() == 2}
+    assert in_muon == expected and len(expected) == 4 * model.config.n_layer
+    assert not in_muon & in_adamw and in_muon | in_adamw == {id(p) for p in model.parameters()}
+    assert id(model.token_embedding.weight) in in_adamw  # a matriz amarrada (entrada e saída) fica no AdamW
+    (only,) = NB["make_optimizers"](model, {**cfg, "optimizer": "adamw"}, "cpu")
+    assert {id(p) for g in only.param_groups for p in g["params"]} == {id(p) for p in model.parameters()}
