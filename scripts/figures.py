@@ -76,7 +76,8 @@ ALT_TEXT = {
     "06": "o Transformer completo, com o encoder",
 }
 
-# Tudo o que decide a aparência entra na descrição (e portanto na impressão digital).
+# O que decide a aparência entra na impressão digital: esta descrição (STYLE, elementos, legendas) e o próprio
+# código que desenha (veja _drawing_code). Mudou qualquer um dos dois, a figura guardada fica desatualizada.
 STYLE = {
     "canvas": [120, 106.5],  # unidades do desenho (largura, altura)
     "width": 5.0,  # polegadas: 750 px de largura a 150 dpi, o tamanho em que a figura aparece
@@ -323,7 +324,8 @@ def describe(chapter=None):
     els += [dict(el, state="legend") for el in _legend(chapter, comps)]
     name = f"arquitetura_{chapter}" if chapter else "arquitetura"
     cell = {"alt": ALT_TEXT[chapter], "caption": CAPTIONS[chapter]} if chapter else None  # o texto da célula também
-    return {"name": name, "chapter": chapter, "style": STYLE, "cell": cell, "elements": _rounded(els)}
+    return {"name": name, "chapter": chapter, "style": STYLE, "cell": cell, "code": _drawing_code(),
+            "elements": _rounded(els)}
 
 
 def _rounded(obj):
@@ -339,6 +341,18 @@ def _rounded(obj):
 def fingerprint(description):
     canonical = json.dumps(description, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _source_digest(*functions):
+    """SHA-256 (curto) do código-fonte das funções: o traço do desenho também faz parte da figura."""
+    import inspect
+
+    source = "".join(inspect.getsource(f) for f in functions)
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+def _drawing_code():
+    return _source_digest(_mix, _look, render, figure_cell_source)
 
 
 def all_descriptions():
@@ -493,8 +507,9 @@ def figure_cell_source(chapter, png_bytes, digest):
         f"<!-- capítulo {chapter} · sha256:{digest} · gerada por scripts/figures.py (make figures); "
         "não edite esta célula à mão -->\n\n"
         f"![Arquitetura do Transformer, com destaque para {ALT_TEXT[chapter]}](data:image/png;base64,{data})\n\n"
-        f"*Onde estamos:* {CAPTIONS[chapter]} Em cinza, o que fica para outros capítulos"
-        + ("; tracejado, o que o GPT não usa." if chapter != "06" else ".")
+        f"*Onde estamos:* {CAPTIONS[chapter]} "
+        + ("Em cinza, o que fica para outros capítulos; tracejado, o que o GPT não usa." if chapter != "06"
+           else "Tracejado, o que o GPT não usa.")
     )
 
 
@@ -575,7 +590,9 @@ def losses_from_notebooks(notebooks=None):
 
 
 def _losses_key(losses):
-    return "perda_por_etapa " + json.dumps(losses, ensure_ascii=False, sort_keys=True)
+    """O que o gráfico mostra (as perdas) e o código que o desenha: muda um dos dois, o PNG fica velho."""
+    code = _source_digest(render_losses)
+    return f"perda_por_etapa {json.dumps(losses, ensure_ascii=False, sort_keys=True)} código {code}"
 
 
 def render_losses(losses):
@@ -591,14 +608,17 @@ def render_losses(losses):
     fig, ax = plt.subplots(figsize=(5.0, 0.5 + 0.42 * len(stages)), dpi=150, facecolor="white")
     colors = [COLORS[STAGES[s]] for s in stages]
     ax.barh(stages, [losses[s] for s in stages], color=colors, height=0.62)
+    def decimal(x):  # vírgula decimal, como se escreve em português
+        return f"{x:.2f}".replace(".", ",")
+
     for i, s in enumerate(stages):
-        ax.text(losses[s] + 0.03, i, f"{losses[s]:.2f}", va="center", fontsize=8, color="#1F2937")
+        ax.text(losses[s] + 0.03, i, decimal(losses[s]), va="center", fontsize=8, color="#1F2937")
     ax.axvline(uniform, color=COLORS["encoder"], ls="--", lw=1)
-    ax.text(uniform - 0.06, len(stages) - 1, f"chute uniforme:\n−ln(1/65) ≈ {uniform:.2f}", ha="right",
+    ax.text(uniform - 0.06, len(stages) - 1, f"chute uniforme:\n−ln(1/65) ≈ {decimal(uniform)}", ha="right",
             va="center", fontsize=7, color="#6B7280")
     ax.invert_yaxis()
     ax.set_xlim(0, uniform + 0.35)
-    ax.set_xlabel("perda de validação (nats; menor é melhor)", fontsize=8)
+    ax.set_xlabel("perda de validação (nats; menor é melhor),\nmedida na CPU de 2 núcleos", fontsize=8)
     ax.set_title("Perda de validação por etapa da série", fontsize=9)
     ax.tick_params(labelsize=8)
     ax.spines[["top", "right"]].set_visible(False)

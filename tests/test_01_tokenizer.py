@@ -1,4 +1,7 @@
 """O tokenizer, os lotes e a escolha de dispositivo do capítulo 01, no código do próprio notebook."""
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -10,7 +13,9 @@ CharTokenizer, VocabularyError, FriendlyError = nb["CharTokenizer"], nb["Vocabul
 
 @pytest.fixture(scope="module")
 def text():
-    return nb["download_dataset"]().read_text(encoding="utf-8")
+    # o cache do projeto (data/), ou o de $IMPGPT_DATA_DIR; nunca uma pasta data/ ao lado do repositório
+    data_dir = None if os.environ.get("IMPGPT_DATA_DIR") else Path(__file__).resolve().parent.parent / "data"
+    return nb["download_dataset"](data_dir=data_dir).read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

@@ -127,10 +127,12 @@ def test_quoted_losses_match_earlier_chapters(chapter):
     """As perdas de capítulos anteriores citadas em 03 e 04 (BIGRAM_VAL, ONE_HEAD_VAL) batem com as saídas guardadas."""
     source = "\n".join(code_cells(notebook_path(chapter)))
     quoted = {"BIGRAM_VAL": ("02", "bigrama"), "ONE_HEAD_VAL": ("03", "uma cabeça")}
-    for name, (origin, stage) in quoted.items():
+    expected = {"03": ["BIGRAM_VAL"], "04": ["BIGRAM_VAL", "ONE_HEAD_VAL"]}[chapter]
+    for name in expected:
+        origin, stage = quoted[name]
         found = re.search(rf"^{name} = ([0-9.]+)", source, re.M)
-        if found:
-            stored = stored_final_loss(origin, stage)
-            assert float(found.group(1)) == pytest.approx(stored, abs=0.006), (
-                f"{chapter}: {name} = {found.group(1)}, mas o capítulo {origin} guardou {stored:.4f}"
-            )
+        assert found, f"o capítulo {chapter} deveria citar {name} (a perda do capítulo {origin})"
+        stored = stored_final_loss(origin, stage)
+        assert float(found.group(1)) == pytest.approx(stored, abs=0.006), (
+            f"{chapter}: {name} = {found.group(1)}, mas o capítulo {origin} guardou {stored:.4f}"
+        )

@@ -118,6 +118,50 @@ def test_offline_mode_is_fast_and_small(nb, monkeypatch):
     assert time.perf_counter() - start < 10
 
 
+def local_gpt2_checkpoint(nb, folder):
+    """Uma pasta no formato de um checkpoint do Hub (pesos + tokenizer), para o modo online rodar sem internet.
+
+    O tokenizer é o BPE de bytes do GPT-2 sem nenhuma fusão (256 tokens, um por byte): o mesmo tipo de objeto
+    que o `AutoTokenizer` devolve para o `gpt2`, só que pequeno.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    byte_symbols = sorted(pre_tokenizers.ByteLevel.alphabet())
+    bpe = Tokenizer(models.BPE(vocab={s: i for i, s in enumerate(byte_symbols)}, merges=[]))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    transformers.PreTrainedTokenizerFast(tokenizer_object=bpe).save_pretrained(folder)
+    small_gpt2(nb, vocab_size=len(byte_symbols), seed=3).save_pretrained(folder)
+    return str(folder)
+
+
+def test_online_mode_end_to_end(nb, tmp_path, monkeypatch):
+    """O caminho do modo online do capítulo (from_pretrained, tokenizer da biblioteca, geração com a nossa classe),
+    com um checkpoint local no lugar do `gpt2` do Hub."""
+    monkeypatch.setitem(nb, "GPT2_CHECKPOINT", local_gpt2_checkpoint(nb, tmp_path))
+    hf_model, hf_tokenizer, mode = nb["load_reference_gpt2"]("online", 65)
+    assert mode == "online" and hf_tokenizer is not None and not hf_model.training
+    ours = nb["gpt_from_gpt2"](hf_model)
+    idx = random_ids(hf_model.config.vocab_size, (2, 16))
+    with torch.no_grad():
+        diff = (ours(idx)[0] - hf_model(idx).logits).abs().max().item()
+    assert diff < 1e-4
+    prompt = "Hello, I'm a language model,"
+    args = (prompt, 20, ours.config.block_size, "cpu")
+    ours_text = nb["sample"](ours, hf_tokenizer, *args)
+    library_text = nb["sample"](nb["LibraryModel"](hf_model).eval(), hf_tokenizer, *args)
+    assert ours_text.startswith(prompt) and len(ours_text) > len(prompt)
+    assert ours_text == library_text
+
+
+def test_failed_download_falls_back_to_offline(nb, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(nb, "GPT2_CHECKPOINT", str(tmp_path / "nao-existe"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # nada de rede: o "download" falha na hora
+    hf_model, hf_tokenizer, mode = nb["load_reference_gpt2"]("online", 65)
+    assert mode == "offline" and hf_tokenizer is None and hf_model.config.vocab_size == 65
+    assert "sigo no modo offline" in capsys.readouterr().out
+
+
 def test_no_network_means_offline(nb, monkeypatch):
     monkeypatch.delenv("IMPGPT_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)

@@ -160,3 +160,22 @@ def test_embed_is_idempotent_and_preserves_the_rest(tmp_path):
 def test_losses_are_read_from_stored_outputs(tmp_path):
     dummy_notebook(tmp_path / "02_teste.ipynb")
     assert figures.losses_from_notebooks(tmp_path) == {"bigrama": 2.4912}
+
+
+def test_drawing_code_is_part_of_the_fingerprint(monkeypatch):
+    """Mudar o traço (e não só a descrição) também deixa a figura guardada desatualizada."""
+    before = figures.fingerprint(figures.describe("05"))
+
+    def _look(el, style):  # outro jeito de pintar os elementos
+        return {"edge": "#000000", "fill": "#FFFFFF", "text": "#000000", "lw": 3.0, "weight": "bold", "ls": "-"}
+
+    monkeypatch.setattr(figures, "_look", _look)
+    assert figures.fingerprint(figures.describe("05")) != before
+
+
+def test_loss_chart_is_current():
+    """figures/perda_por_etapa.png mostra as perdas guardadas hoje nos notebooks, desenhadas pelo código de hoje."""
+    losses = figures.losses_from_notebooks()
+    assert list(losses) == list(figures.STAGES), f"etapas sem perda final guardada: {set(figures.STAGES) - set(losses)}"
+    png = (figures.FIGURES / "perda_por_etapa.png").read_bytes()
+    assert figures._png_text(png) == figures._losses_key(losses), REGENERATE

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Na GPU: quanto o torch.compile rende no GPT da configuração `cuda` do capítulo 05, e o caminho float16.
+
+    python scripts/bench_gpu.py                 # ms por passo com e sem torch.compile, e float16 contra bfloat16
+    python scripts/bench.py --device cuda --full    # o treino completo da configuração cuda (perda e tempo)
+
+1. Passos de treino do modelo grande (6 camadas, largura 384, lote 64 x 256), em bfloat16, com e sem
+   `torch.compile`: o tempo dos primeiros passos (a compilação entra aí) e os ms por passo depois deles.
+2. O caminho das placas sem bfloat16 (a T4 do Colab): `float16` com `GradScaler`, forçado na placa que houver,
+   contra o `bfloat16`, em poucos passos do `train_gpt` do notebook; as duas perdas devem ficar juntas.
+
+Usa o código do próprio notebook (scripts/nbcode.py). Precisa de uma GPU NVIDIA com CUDA.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from nbcode import definitions  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--warmup", type=int, default=30, help="passos antes de cronometrar (a compilação entra aqui)")
+    parser.add_argument("--reps", type=int, default=200, help="passos cronometrados")
+    parser.add_argument("--steps", type=int, default=300, help="passos do treino float16 contra bfloat16")
+    return parser.parse_args(argv)
+
+
+def load(ns):
+    torch = ns["torch"]
+    data_dir = None if ns["os"].environ.get("IMPGPT_DATA_DIR") else ROOT / "data"
+    text = ns["download_dataset"](data_dir=data_dir).read_text(encoding="utf-8")
+    tokenizer = ns["CharTokenizer"](text)
+    return tokenizer, ns["split_data"](torch.tensor(tokenizer.encode(text), dtype=torch.long))
+
+
+def new_model(ns, cfg, vocab_size):
+    ns["torch"].manual_seed(1337)
+    config = ns["GPTConfig"](vocab_size=vocab_size, block_size=cfg["block_size"], n_layer=cfg["n_layer"],
+                             n_head=cfg["n_head"], n_embd=cfg["n_embd"], dropout=cfg["dropout"])
+    return ns["GPT"](config).to("cuda")
+
+
+def step_time(ns, cfg, vocab_size, train_data, warmup, reps):
+    """(segundos dos primeiros passos, ms por passo depois deles) com os otimizadores e o compile do notebook."""
+    torch = ns["torch"]
+    model = new_model(ns, cfg, vocab_size)
+    optimizers = ns["make_optimizers"](model, cfg, "cuda")
+    step_model = ns["maybe_compile"](model, cfg, "cuda")
+    generator = torch.Generator().manual_seed(0)
+
+    def one_step():
+        xb, yb = ns["get_batch"](train_data, cfg["batch_size"], cfg["block_size"], generator=generator, device="cuda")
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            _, loss = step_model(xb, yb)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        for optimizer in optimizers:
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+    start = time.perf_counter()
+    for _ in range(warmup):
+        one_step()
+    torch.cuda.synchronize()
+    middle = time.perf_counter()
+    for _ in range(reps):
+        one_step()
+    torch.cuda.synchronize()
+    return middle - start, 1000 * (time.perf_counter() - middle) / reps
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    ns = definitions("05")
+    torch = ns["torch"]
+    if not torch.cuda.is_available():
+        print("Este benchmark precisa de uma GPU NVIDIA com CUDA, e o PyTorch não encontrou nenhuma. "
+              "Na CPU, use python scripts/bench.py.")
+        return 2
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    tokenizer, (train_data, val_data) = load(ns)
+    base = ns["CONFIGS"]["cuda"]
+    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, bfloat16: {torch.cuda.is_bf16_supported()}")
+
+    print(f"\n1. torch.compile: {args.warmup} passos de aquecimento, depois {args.reps} cronometrados (bfloat16)")
+    times = {}
+    for compile_ in (False, True):
+        first, ms = step_time(ns, {**base, "compile": compile_}, tokenizer.vocab_size, train_data, args.warmup,
+                              args.reps)
+        times[compile_] = ms
+        print(f"   {'com' if compile_ else 'sem'} compile: primeiros passos {first:5.1f} s, depois {ms:6.2f} ms/passo")
+    print(f"   o compile deixou cada passo {100 * (1 - times[True] / times[False]):.0f}% mais rápido")
+
+    print(f"\n2. float16 + GradScaler contra bfloat16: {args.steps} passos do train_gpt, mesma semente")
+    real_bf16_check = torch.cuda.is_bf16_supported
+    try:
+        for name, fp16 in (("float16 + GradScaler", True), ("bfloat16", False)):
+            torch.cuda.is_bf16_supported = (lambda *a, **k: False) if fp16 else real_bf16_check
+            cfg = {**base, "steps": args.steps, "eval_interval": args.steps, "eval_iters": 100}
+            model = new_model(ns, cfg, tokenizer.vocab_size)
+            history = ns["train_gpt"](model, train_data, val_data, cfg, "cuda", log=False)
+            print(f"   {name:22} ({ns['autocast_dtype'](cfg, 'cuda')}): validação {history['val'][0]:.4f} -> "
+                  f"{history['val'][-1]:.4f} em {history['seconds']:.1f} s")
+    finally:
+        torch.cuda.is_bf16_supported = real_bf16_check
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

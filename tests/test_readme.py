@@ -1,0 +1,54 @@
+"""Os números do README são os que os notebooks guardaram: a tabela de perdas e o tempo do GPT da CPU."""
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import figures
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+# etapa como o README a escreve -> etapa como o notebook imprime "perda de validação final (etapa): x"
+README_STAGES = {
+    "bigrama": "bigrama",
+    "uma cabeça de atenção": "uma cabeça",
+    "4 cabeças": "4 cabeças",
+    "4 cabeças + feed-forward": "4 cabeças + feed-forward",
+    "blocos + residual + LayerNorm": "blocos",
+    "o GPT da CPU": "GPT",
+}
+
+
+def readme_losses():
+    """{etapa: (perda, texto da célula)} da tabela "O que cada etapa mede"."""
+    rows = {}
+    for line in README.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[1] in README_STAGES:
+            rows[README_STAGES[cells[1]]] = (float(re.match(r"([0-9]+,[0-9]+)", cells[3])[1].replace(",", ".")),
+                                             cells[3])
+    return rows
+
+
+def test_readme_table_has_every_stage():
+    assert set(readme_losses()) == set(README_STAGES.values())
+
+
+@pytest.mark.parametrize("stage", list(README_STAGES.values()))
+def test_readme_loss_matches_the_stored_output(stage):
+    stored = figures.losses_from_notebooks()[stage]
+    quoted, text = readme_losses()[stage]
+    assert quoted == pytest.approx(stored, abs=0.0051), (
+        f"README diz {text} para '{stage}', mas o notebook guardou {stored:.4f}: atualize o README"
+    )
+
+
+def test_readme_cpu_training_time_matches_the_stored_output():
+    nb = nbformat.read(ROOT / "notebooks" / "05_decoder_gpt.ipynb", as_version=4)
+    outputs = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    stored = re.search(r"tempo de treino: ([0-9]+) s, [0-9,]+ tokens/s \(cpu\)", outputs)
+    assert stored, "o capítulo 05 deveria guardar o tempo de treino do GPT na CPU"
+    _, text = readme_losses()["GPT"]
+    quoted = re.search(r"em ([0-9]+) s de treino", text)
+    assert quoted and quoted[1] == stored[1], f"README diz '{text}', o notebook guardou {stored[1]} s"
