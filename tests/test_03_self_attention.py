@@ -103,3 +103,20 @@ def test_prompt_errors(model, tokenizer):
         NB["sample"](model, tokenizer, "", max_new_tokens=3, block_size=BLOCK, device="cpu")
     with pytest.raises(NB["VocabularyError"], match="'ê'"):
         NB["sample"](model, tokenizer, "Romeo, thou art ê", max_new_tokens=3, block_size=BLOCK, device="cpu")
+
+
+def test_line_attention_is_a_causal_band_of_window_rows(tokenizer, model, monkeypatch):
+    """Cada linha é a última linha da atenção da janela que termina nela: soma 1, nada no futuro nem antes da janela."""
+    monkeypatch.setitem(NB, "tokenizer", tokenizer)  # a função usa o tokenizer do notebook
+    line = TEXT.splitlines()[0]
+    full = NB["line_attention"](model.sa_head.weights, model.embed, line, BLOCK, "cpu")
+    assert full.shape == (len(line), len(line))
+    assert torch.allclose(full.sum(dim=-1), torch.ones(len(line)), atol=1e-6)
+    for t in range(len(line)):
+        start = max(0, t + 1 - BLOCK)
+        assert full[t, :start].abs().sum() == 0 and full[t, t + 1 :].abs().sum() == 0
+    t = len(line) - 1  # a última posição: a janela dos últimos BLOCK caracteres, calculada direto
+    idx = torch.tensor([tokenizer.encode(line[t + 1 - BLOCK : t + 1])])
+    with torch.no_grad():
+        direct = model.sa_head.weights(model.embed(idx))[0, -1]
+    assert torch.allclose(full[t, t + 1 - BLOCK :], direct, atol=1e-6)
