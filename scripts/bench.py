@@ -66,15 +66,30 @@ def final_val_loss(ns, model, val_data, block_size, args, device):
     return mean, std / math.sqrt(len(losses))
 
 
+def load_data(ns):
+    """O texto do cache do projeto (ou de $IMPGPT_DATA_DIR), o tokenizer e as partes de treino e validação.
+
+    O tokenizer também fica em ns["tokenizer"], como no notebook."""
+    torch = ns["torch"]
+    data_dir = None if ns["os"].environ.get("IMPGPT_DATA_DIR") else ROOT / "data"
+    text = ns["download_dataset"](data_dir=data_dir).read_text(encoding="utf-8")
+    ns["tokenizer"] = tokenizer = ns["CharTokenizer"](text)
+    return tokenizer, ns["split_data"](torch.tensor(tokenizer.encode(text), dtype=torch.long))
+
+
+def new_model(ns, cfg, vocab_size, device):
+    """O GPT do notebook com as dimensões de `cfg`, sempre com a mesma semente."""
+    ns["torch"].manual_seed(1337)
+    config = ns["GPTConfig"](vocab_size=vocab_size, block_size=cfg["block_size"], n_layer=cfg["n_layer"],
+                             n_head=cfg["n_head"], n_embd=cfg["n_embd"], dropout=cfg["dropout"],
+                             bias=cfg.get("bias", True))
+    return ns["GPT"](config).to(device)
+
+
 def run(ns, name, cfg, data, args, device, target, seconds_target=None):
     train_data, val_data = data
-    torch = ns["torch"]
     cfg = {**cfg, "eval_interval": cfg["steps"], "eval_iters": 1, "eval_batch_size": 1}  # só a medida final conta
-    torch.manual_seed(1337)
-    config = ns["GPTConfig"](vocab_size=ns["tokenizer"].vocab_size, block_size=cfg["block_size"],
-                             n_layer=cfg["n_layer"], n_head=cfg["n_head"], n_embd=cfg["n_embd"],
-                             dropout=cfg["dropout"], bias=cfg.get("bias", True))
-    model = ns["GPT"](config).to(device)
+    model = new_model(ns, cfg, ns["tokenizer"].vocab_size, device)
     print(f"\n{name}: {cfg['n_layer']} camadas, {cfg['n_head']} cabeças, largura {cfg['n_embd']}, "
           f"contexto {cfg['block_size']}, lote {cfg['batch_size']}; {model.num_params() / 1e6:.2f} M parâmetros")
     history = ns["train_gpt"](model, train_data, val_data, cfg, device, log=False)
@@ -103,10 +118,7 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device
-    data_dir = None if ns["os"].environ.get("IMPGPT_DATA_DIR") else ROOT / "data"
-    text = ns["download_dataset"](data_dir=data_dir).read_text(encoding="utf-8")
-    ns["tokenizer"] = tokenizer = ns["CharTokenizer"](text)
-    data = ns["split_data"](torch.tensor(tokenizer.encode(text), dtype=torch.long))
+    _, data = load_data(ns)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, dispositivo {device}")
     cfg = ns["CONFIGS"][device]
     if args.steps:

@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from bench import load_data, new_model  # noqa: E402
 from nbcode import definitions  # noqa: E402
 
 
@@ -30,25 +31,10 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def load(ns):
-    torch = ns["torch"]
-    data_dir = None if ns["os"].environ.get("IMPGPT_DATA_DIR") else ROOT / "data"
-    text = ns["download_dataset"](data_dir=data_dir).read_text(encoding="utf-8")
-    tokenizer = ns["CharTokenizer"](text)
-    return tokenizer, ns["split_data"](torch.tensor(tokenizer.encode(text), dtype=torch.long))
-
-
-def new_model(ns, cfg, vocab_size):
-    ns["torch"].manual_seed(1337)
-    config = ns["GPTConfig"](vocab_size=vocab_size, block_size=cfg["block_size"], n_layer=cfg["n_layer"],
-                             n_head=cfg["n_head"], n_embd=cfg["n_embd"], dropout=cfg["dropout"])
-    return ns["GPT"](config).to("cuda")
-
-
 def step_time(ns, cfg, vocab_size, train_data, warmup, reps):
     """(segundos dos primeiros passos, ms por passo depois deles) com os otimizadores e o compile do notebook."""
     torch = ns["torch"]
-    model = new_model(ns, cfg, vocab_size)
+    model = new_model(ns, cfg, vocab_size, "cuda")
     optimizers = ns["make_optimizers"](model, cfg, "cuda")
     step_model = ns["maybe_compile"](model, cfg, "cuda")
     generator = torch.Generator().manual_seed(0)
@@ -84,7 +70,7 @@ def main(argv=None):
         return 2
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    tokenizer, (train_data, val_data) = load(ns)
+    tokenizer, (train_data, val_data) = load_data(ns)
     base = ns["CONFIGS"]["cuda"]
     print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, bfloat16: {torch.cuda.is_bf16_supported()}")
 
@@ -103,7 +89,7 @@ def main(argv=None):
         for name, fp16 in (("float16 + GradScaler", True), ("bfloat16", False)):
             torch.cuda.is_bf16_supported = (lambda *a, **k: False) if fp16 else real_bf16_check
             cfg = {**base, "steps": args.steps, "eval_interval": args.steps, "eval_iters": 100}
-            model = new_model(ns, cfg, tokenizer.vocab_size)
+            model = new_model(ns, cfg, tokenizer.vocab_size, "cuda")
             history = ns["train_gpt"](model, train_data, val_data, cfg, "cuda", log=False)
             print(f"   {name:22} ({ns['autocast_dtype'](cfg, 'cuda')}): validação {history['val'][0]:.4f} -> "
                   f"{history['val'][-1]:.4f} em {history['seconds']:.1f} s")

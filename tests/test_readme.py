@@ -35,9 +35,14 @@ def test_readme_table_has_every_stage():
     assert set(readme_losses()) == set(README_STAGES.values())
 
 
+@pytest.fixture(scope="module")
+def stored_losses():
+    return figures.losses_from_notebooks()  # lê os notebooks uma vez só
+
+
 @pytest.mark.parametrize("stage", list(README_STAGES.values()))
-def test_readme_loss_matches_the_stored_output(stage):
-    stored = figures.losses_from_notebooks()[stage]
+def test_readme_loss_matches_the_stored_output(stage, stored_losses):
+    stored = stored_losses[stage]
     quoted, text = readme_losses()[stage]
     assert quoted == pytest.approx(stored, abs=0.0051), (
         f"README diz {text} para '{stage}', mas o notebook guardou {stored:.4f}: atualize o README"
