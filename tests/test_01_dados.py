@@ -32,6 +32,19 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def send_slowly(self, body, pause, pieces=20):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        step = -(-len(body) // pieces)
+        try:
+            for i in range(0, len(body), step):
+                self.wfile.write(body[i : i + step])
+                self.wfile.flush()
+                time.sleep(pause)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # o cliente desistiu, como devia
+
     def do_GET(self):
         Handler.hits.append(self.path)
         if self.path == "/ok":
@@ -46,6 +59,10 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/lento":
             time.sleep(1.5)
             self.send_body(BODY)
+        elif self.path == "/gotejando":  # responde logo, mas manda o arquivo a conta-gotas
+            self.send_slowly(BODY * 20, pause=0.1)
+        elif self.path == "/parado":  # manda metade e para de mandar
+            self.send_slowly(BODY, pause=1.5, pieces=2)
         elif self.path == "/instavel":  # falha uma vez com 503, depois funciona
             Handler.flaky["n"] += 1
             self.send_body(b"ocupado", status=503) if Handler.flaky["n"] == 1 else self.send_body(BODY)
@@ -114,6 +131,24 @@ def test_bad_download_leaves_nothing_in_cache(server, tmp_path, route, timeout, 
         download_dataset(f"{server}{route}", BODY_SHA, data_dir=tmp_path, timeout=timeout)
     message = str(info.value)
     assert words in message and "O que fazer" in message
+    assert cache_files(tmp_path) == []
+
+
+def test_trickling_download_gives_up_at_the_deadline(server, tmp_path):
+    start = time.monotonic()
+    with pytest.raises(DatasetError) as info:
+        download_dataset(f"{server}/gotejando", BODY_SHA, data_dir=tmp_path, timeout=1, deadline=0.5)
+    # cada pedaço chega dentro do timeout: sem o prazo total, as duas tentativas levariam uns 5 s
+    assert "não terminou em 0.5 s" in str(info.value) and "O que fazer" in str(info.value)
+    assert time.monotonic() - start < 3.5 and Handler.hits == ["/gotejando", "/gotejando"]
+    assert cache_files(tmp_path) == []
+
+
+def test_stalled_download_is_not_called_offline(server, tmp_path):
+    with pytest.raises(DatasetError) as info:
+        download_dataset(f"{server}/parado", BODY_SHA, data_dir=tmp_path, timeout=0.3)
+    message = str(info.value)
+    assert "parou no meio do download" in message and "sem internet" not in message
     assert cache_files(tmp_path) == []
 
 
