@@ -72,7 +72,8 @@ def main(argv=None):
     torch.backends.cudnn.allow_tf32 = True
     tokenizer, (train_data, val_data) = load_data(ns)
     base = ns["CONFIGS"]["cuda"]
-    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, bfloat16: {torch.cuda.is_bf16_supported()}")
+    native_bf16 = torch.cuda.is_bf16_supported(including_emulation=False)  # o mesmo teste do notebook
+    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, bfloat16 nativo: {native_bf16}")
 
     print(f"\n1. torch.compile: {args.warmup} passos de aquecimento, depois {args.reps} cronometrados (bfloat16)")
     times = {}

@@ -58,9 +58,11 @@ HIGHLIGHTS = {
 }
 CAPTIONS = {
     "01": "o texto vira tokens (ids inteiros), a entrada do modelo. No GPT, as “saídas deslocadas à direita” "
-    "são o próprio texto, deslocado de uma posição: os alvos `y` de `get_batch`.",
-    "02": "o modelo bigrama liga o embedding direto à camada linear e ao softmax, sem nada no meio: "
-    "cada token olha só para si mesmo.",
+    "são o próprio texto que entra no modelo, as entradas `x` de `get_batch`; os alvos `y` são esse mesmo texto, "
+    "uma posição adiante.",
+    "02": "o modelo bigrama liga o embedding direto à saída, sem nada no meio: cada token olha só para si mesmo. "
+    "A caixa “Linear” não é uma camada a mais: a tabela 65×65 faz os dois papéis, e a linha de cada token já é "
+    "a lista de logits (o mesmo que um one-hot seguido de uma camada linear).",
     "03": "uma cabeça de self-attention mascarada (cada token só olha para o passado), mais a posição de cada token.",
     "04": "várias cabeças de atenção em paralelo e a rede feed-forward, que processa cada posição.",
     "05": "o bloco completo: soma & norma (conexão residual + LayerNorm), N blocos empilhados e a saída "

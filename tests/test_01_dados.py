@@ -176,6 +176,7 @@ def test_offline_without_cache_says_what_to_do(tmp_path):
             download_dataset(f"http://127.0.0.1:{port}/input.txt", BODY_SHA, data_dir=tmp_path, timeout=2)
     message = str(info.value)
     assert "sem internet" in message and "IMPGPT_DATA_DIR" in message
+    assert str(tmp_path.resolve()) in message  # diz em que pasta salvar o arquivo baixado à mão
     assert cache_files(tmp_path) == []
 
 

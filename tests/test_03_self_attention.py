@@ -105,11 +105,10 @@ def test_prompt_errors(model, tokenizer):
         NB["sample"](model, tokenizer, "Romeo, thou art ê", max_new_tokens=3, block_size=BLOCK, device="cpu")
 
 
-def test_line_attention_is_a_causal_band_of_window_rows(tokenizer, model, monkeypatch):
+def test_line_attention_is_a_causal_band_of_window_rows(tokenizer, model):
     """Cada linha é a última linha da atenção da janela que termina nela: soma 1, nada no futuro nem antes da janela."""
-    monkeypatch.setitem(NB, "tokenizer", tokenizer)  # a função usa o tokenizer do notebook
     line = TEXT.splitlines()[0]
-    full = NB["line_attention"](model.sa_head.weights, model.embed, line, BLOCK, "cpu")
+    full = NB["line_attention"](model.sa_head.weights, model.embed, line, tokenizer, BLOCK, "cpu")
     assert full.shape == (len(line), len(line))
     assert torch.allclose(full.sum(dim=-1), torch.ones(len(line)), atol=1e-6)
     for t in range(len(line)):
