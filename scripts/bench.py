@@ -98,7 +98,7 @@ def run(ns, name, cfg, data, args, device, target, seconds_target=None):
     print(f"  tempo de treino:  {history['seconds']:.1f} s (sem contar avaliações)")
     print(f"  passos:           {cfg['steps']} ({cfg['batch_size']} x {cfg['block_size']} tokens cada, "
           f"{1000 * history['seconds'] / cfg['steps']:.1f} ms por passo)")
-    print(f"  tokens/s:         {history['tokens_per_s']:,.0f}".replace(",", "."))  # ponto nos milhares
+    print(f"  tokens/s:         {ns['thousands'](round(history['tokens_per_s']))}")
     print(f"  perda de validação final: {val:.4f} ± {err:.4f} (erro padrão; {args.eval_iters} lotes de "
           f"{args.eval_batch_size} x {cfg['block_size']} tokens da validação)")
     verdict = "atingido" if val <= target else "NÃO atingido"

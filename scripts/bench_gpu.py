@@ -72,8 +72,8 @@ def main(argv=None):
     torch.backends.cudnn.allow_tf32 = True
     tokenizer, (train_data, val_data) = load_data(ns)
     base = ns["CONFIGS"]["cuda"]
-    native_bf16 = torch.cuda.is_bf16_supported(including_emulation=False)  # o mesmo teste do notebook
-    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, bfloat16 nativo: {native_bf16}")
+    amp_dtype = ns["autocast_dtype"](base, "cuda")  # a escolha do próprio notebook: bfloat16 nativo, senão float16
+    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, precisão mista do notebook: {amp_dtype}")
 
     print(f"\n1. torch.compile: {args.warmup} passos de aquecimento, depois {args.reps} cronometrados (bfloat16)")
     times = {}
