@@ -35,7 +35,26 @@ def clean(nb):
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in CELL_METADATA_KEPT}
         for output in cell.get("outputs", []):
             output.pop("transient", None)
+        if "outputs" in cell:
+            cell.outputs = merge_streams(cell.outputs)
     return nb
+
+
+def merge_streams(outputs):
+    """Junta textos seguidos do mesmo fluxo (stdout ou stderr) numa saída só.
+
+    O kernel corta o que uma célula imprime em pedaços que mudam de uma execução para outra; juntos, o diff
+    de uma reexecução mostra só o que mudou de fato. O nbval junta os fluxos do mesmo jeito antes de comparar.
+    """
+    merged = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+            previous["text"] += output["text"]
+        else:
+            merged.append(output)
+    return merged
 
 
 def kernel_env():
@@ -62,6 +81,9 @@ def execute(nb, cwd, label, timeout=1800):
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
         on_cell_executed=on_cell_executed,
+        # Sem o aviso do ipykernel sobre TCP sem criptografia a cada capítulo: o kernel só escuta em 127.0.0.1.
+        # Os avisos do código dos notebooks não passam por esse log; eles continuam nas saídas das células.
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
     client.execute()
     print()

@@ -34,6 +34,28 @@ def test_clean_metadata(nb):
         assert "id" not in cell, f"célula {i}: id de célula (gera ruído nos diffs)"
 
 
+def test_streams_are_merged(nb):
+    """Cada fluxo (stdout, stderr) vira uma saída só por trecho: o corte em pedaços muda a cada execução."""
+    for i, cell in enumerate(nb.cells):
+        outputs = cell.get("outputs", [])
+        for before, after in zip(outputs, outputs[1:]):
+            same_stream = before.output_type == after.output_type == "stream" and before.name == after.name
+            assert not same_stream, f"célula {i}: {after.name} em pedaços (rode scripts/nbtool.py clean)"
+
+
+def test_merge_streams_keeps_order_and_text():
+    from nbtool import merge_streams
+
+    out = lambda name, text: nbformat.v4.new_output("stream", name=name, text=text)
+    figure = nbformat.v4.new_output("display_data", data={"text/plain": "<Figure>"})
+    merged = merge_streams([out("stdout", "a\n"), out("stdout", "b\n"), out("stderr", "aviso\n"),
+                            out("stdout", "c\n"), figure, out("stdout", "d\n")])
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in merged] == [
+        ("stream", "stdout", "a\nb\n"), ("stream", "stderr", "aviso\n"), ("stream", "stdout", "c\n"),
+        ("display_data", None, None), ("stream", "stdout", "d\n"),
+    ]
+
+
 def test_outputs_from_one_clean_run(nb):
     counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
     assert counts == list(range(1, len(counts) + 1)), (
