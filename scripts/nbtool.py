@@ -45,13 +45,14 @@ def merge_streams(outputs):
 
     O kernel corta o que uma célula imprime em pedaços que mudam de uma execução para outra; juntos, o diff
     de uma reexecução mostra só o que mudou de fato. O nbval junta os fluxos do mesmo jeito antes de comparar.
+    Devolve uma lista nova; as saídas recebidas ficam como estavam.
     """
     merged = []
     for output in outputs:
         previous = merged[-1] if merged else None
         if (output.get("output_type") == "stream" and previous is not None
                 and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
-            previous["text"] += output["text"]
+            merged[-1] = nbformat.NotebookNode({**previous, "text": previous["text"] + output["text"]})
         else:
             merged.append(output)
     return merged
