@@ -1,7 +1,8 @@
 """Carrega o código dos próprios notebooks para os testes (sem cópias: o notebook é a fonte).
 
 Duas formas de escolher células:
-- `shared_cells(nb, "dados", ...)`: as células que começam com a linha `# compartilhado: <nome>`;
+- `shared_cells(nb, "dados", ...)`: as células marcadas com a linha `# compartilhado: <nome>` (a primeira, ou a
+  segunda quando a primeira é o título `#@title` que as fecha no Jupyter e no Colab);
 - `definitions(nb)`: toda célula que só define coisas (imports, def, class e atribuições sem chamadas),
   ou seja, as células que não treinam nem imprimem nada.
 """
@@ -13,6 +14,38 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SHARED_PREFIX = "# compartilhado: "
+# O título de cada célula compartilhada quando ela aparece fechada: nas seções "Recapitulando" dos capítulos
+# seguintes e, para as de infraestrutura (COLLAPSED_ORIGINALS), também no capítulo onde nasce.
+SHARED_TITLES = {
+    "erros": "Erros em português: FriendlyError, DatasetError, VocabularyError",
+    "dados": "Dados: o download do texto, com cache e checksum",
+    "números": "Números: thousands, milhares separados por espaço nas saídas",
+    "cores": "Cores: uma por componente do Transformer, em todos os gráficos",
+    "tokenizer": "Tokenizer de caracteres: CharTokenizer (capítulo 01)",
+    "lotes": "Lotes: split_data e get_batch (capítulo 01)",
+    "dispositivo": "Dispositivo: pick_device, CUDA, depois MPS, senão CPU (capítulo 01)",
+    "geração": "Geração: generate e sample, um caractere por vez (capítulo 02)",
+    "avaliação": "Avaliação: estimate_loss, com lotes de avaliação fixos (capítulo 02)",
+    "treino": "Treino: train, o laço de treino (capítulo 02)",
+    "curvas de perda": "Curvas de perda: plot_history",
+    "mapa de atenção": "Mapa de atenção: draw_matrix e char_labels",
+    "cabeça de atenção": "Cabeça de atenção: Head (capítulo 03)",
+    "inicialização e contexto": "Inicialização e contexto: init_output_layer e check_context (capítulo 03)",
+    "causalidade": "Causalidade: is_causal, o futuro não vaza (capítulo 03)",
+    "atenção na linha inteira": "Atenção na linha inteira: line_attention (capítulo 03)",
+    "gpt": "O GPT: GPTConfig, CausalSelfAttention, MLP, Block e GPT (capítulo 05)",
+}
+COLLAPSED_ORIGINALS = {"erros", "dados", "cores", "curvas de perda", "mapa de atenção"}
+TITLE_PREFIX = "#@title "
+
+
+def title_line(name):
+    return f'{TITLE_PREFIX}{SHARED_TITLES[name]} {{display-mode: "form"}}\n'
+
+
+def without_title(source):
+    """O código da célula sem a linha de título `#@title` (que só diz como a célula aparece)."""
+    return source.split("\n", 1)[1] if source.startswith(TITLE_PREFIX) and "\n" in source else source
 
 
 def notebook_path(prefix):
@@ -29,7 +62,7 @@ def code_cells(path):
 
 
 def shared_name(source):
-    first = source.split("\n", 1)[0]
+    first = without_title(source).split("\n", 1)[0]
     return first[len(SHARED_PREFIX):].strip() if first.startswith(SHARED_PREFIX) else None
 
 

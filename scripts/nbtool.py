@@ -4,7 +4,7 @@
     python scripts/nbtool.py clean notebooks/*.ipynb       # metadados limpos e estáveis
     python scripts/nbtool.py execute notebooks/03_*.ipynb  # roda de cima a baixo e guarda as saídas no arquivo
     python scripts/nbtool.py run    # roda a série inteira numa cópia (build/) e resume os resultados
-    python scripts/nbtool.py sync   # repete cada célula "# compartilhado: X" igual à original nos capítulos seguintes
+    python scripts/nbtool.py sync   # repete cada célula "# compartilhado: X" igual à original (e fechada) nos seguintes
 """
 import argparse
 import json
@@ -22,7 +22,9 @@ NOTEBOOK_METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
 }
-CELL_METADATA_KEPT = ("tags",)
+CELL_METADATA_KEPT = ("tags", "jupyter", "cellView")
+# Como uma célula fechada é marcada: JupyterLab e Notebook 7 leem "jupyter", o Colab lê "cellView" (com o #@title).
+COLLAPSED_METADATA = {"jupyter": {"source_hidden": True}, "cellView": "form"}
 SUMMARY_PROBE = "import json as _json\nprint('__SUMMARY__' + _json.dumps(globals().get('SUMMARY'), default=str))"
 
 
@@ -106,9 +108,17 @@ def cmd_execute(paths):
         print(f"  {path.name}: {time.perf_counter() - start:.0f} s, saídas guardadas")
 
 
+def shared_form(name, body, original):
+    """(código, metadados) de uma célula compartilhada: fechada, com título, onde é recapitulação ou infraestrutura."""
+    from nbcode import COLLAPSED_ORIGINALS, title_line
+
+    collapsed = not original or name in COLLAPSED_ORIGINALS
+    return (title_line(name) + body, dict(COLLAPSED_METADATA)) if collapsed else (body, {})
+
+
 def cmd_sync():
-    """Depois de editar uma célula compartilhada na original, repete-a igual nos capítulos seguintes."""
-    from nbcode import shared_name
+    """Depois de editar uma célula compartilhada na original, repete-a igual (e fechada) nos capítulos seguintes."""
+    from nbcode import shared_name, without_title
 
     originals = {}
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
@@ -118,10 +128,12 @@ def cmd_sync():
             name = shared_name(cell.source) if cell.cell_type == "code" else None
             if name is None:
                 continue
-            if name not in originals:
-                originals[name] = cell.source
-            elif cell.source != originals[name]:
-                cell.source = originals[name]
+            original = name not in originals
+            body = originals.setdefault(name, without_title(cell.source))
+            source, metadata = shared_form(name, body, original)
+            metadata.update({k: v for k, v in cell.metadata.items() if k not in COLLAPSED_METADATA})
+            if (cell.source, cell.metadata) != (source, metadata):
+                cell.source, cell.metadata = source, nbformat.NotebookNode(metadata)
                 changed.append(name)
         if changed:
             nbformat.write(clean(nb), path)

@@ -4,8 +4,8 @@ import re
 import nbformat
 import pytest
 
-from nbcode import NOTEBOOKS, SHARED_PREFIX, code_cells, shared_name
-from nbtool import CELL_METADATA_KEPT, NOTEBOOK_METADATA, merge_streams
+from nbcode import COLLAPSED_ORIGINALS, NOTEBOOKS, SHARED_PREFIX, TITLE_PREFIX, code_cells, shared_name, without_title
+from nbtool import CELL_METADATA_KEPT, COLLAPSED_METADATA, NOTEBOOK_METADATA, merge_streams, shared_form
 
 PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 LOCAL_PATH = re.compile(r"(/home/|/root/|/tmp/|/work/|/Users/|[A-Za-z]:\\\\Users|/content/|/private/var/)")
@@ -84,10 +84,29 @@ def test_restated_cells_match_their_original():
             if name is None:
                 continue
             if name not in originals:
-                originals[name] = (path.name, source)
+                originals[name] = (path.name, without_title(source))
             else:
                 first, original = originals[name]
-                assert source == original, (
+                assert without_title(source) == original, (
                     f"{path.name}: a célula '{SHARED_PREFIX}{name}' difere da original em {first} "
                     "(scripts/nbtool.py sync a repete igual)"
                 )
+
+
+def test_recaps_and_infrastructure_open_collapsed():
+    """Recapitulações e infraestrutura abrem fechadas (Jupyter e Colab), com uma linha de título;
+    o código que o capítulo ensina abre aberto no capítulo onde nasce."""
+    seen, collapsed = set(), 0
+    for path in PATHS:
+        for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            name = shared_name(cell.source) if cell.cell_type == "code" else None
+            if name is None:
+                continue
+            source, metadata = shared_form(name, without_title(cell.source), original=name not in seen)
+            seen.add(name)
+            shown = {k: v for k, v in cell.metadata.items() if k in COLLAPSED_METADATA}
+            assert (cell.source, shown) == (source, metadata), (
+                f"{path.name}, célula {i} ('{name}'): título ou metadados de célula fechada fora do lugar "
+                "(scripts/nbtool.py sync os acerta)")
+            collapsed += cell.source.startswith(TITLE_PREFIX)
+    assert COLLAPSED_ORIGINALS <= seen and collapsed > len(seen)
