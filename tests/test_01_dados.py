@@ -121,7 +121,7 @@ def test_env_var_moves_the_cache(server, tmp_path, monkeypatch):
     ("route", "timeout", "words"),
     [
         ("/outro", 5, "SHA-256"),
-        ("/truncado", 5, "interrompido"),
+        ("/truncado", 5, "parou no meio do download"),
         ("/nao-existe", 5, "HTTP 404"),
         ("/lento", 0.3, "não respondeu em 0.3 s"),
     ],
