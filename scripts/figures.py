@@ -148,7 +148,7 @@ def _column(side):
     else:
         els.append(_box("dec_in", "tokens", "tokens", cx, 0, 42, 6.5, "Saídas (deslocadas à direita)",
                         shape="pill", sub="texto → tokens (ids)"))
-        els.append(_box("dec_emb", "embedding", "tokens", cx, 9, w, 5.5, "Embedding de saída"))
+        els.append(_box("dec_emb", "embedding", "tokens", cx, 9, w, 5.5, "Embedding dos tokens"))
     name = side
     els.append(_line(f"{name}_in_emb", {part("tokens"), part("embedding")}, "flow",
                      [[cx, 6.0 if enc else 6.5], [cx, 9]], dropped=d))
