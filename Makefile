@@ -27,9 +27,12 @@ lint: setup
 test: lint
 	$(PY) -m pytest
 
+# Como root (contêineres, WSL), o JupyterLab só abre com --allow-root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+
 lab: setup
 	$(PY) -m pip install --quiet "jupyterlab>=4"
-	$(PY) -m jupyter lab notebooks/
+	$(PY) -m jupyter lab $(ROOT_FLAG) notebooks/
 
 # Para quem edita a série: reexecuta os notebooks e guarda as saídas neles.
 notebooks: setup
