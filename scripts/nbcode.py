@@ -34,6 +34,12 @@ SHARED_TITLES = {
     "causalidade": "Causalidade: is_causal, o futuro não vaza (capítulo 03)",
     "atenção na linha inteira": "Atenção na linha inteira: line_attention (capítulo 03)",
     "gpt": "O GPT: GPTConfig, CausalSelfAttention, MLP, Block e GPT (capítulo 05)",
+    "pré-tokenização": "Pré-tokenização: PRETOKEN e pretokenize (capítulo 01)",
+    "bpe": "BPE: merge_pair, train_bpe e bpe_encode (capítulo 01)",
+    "cronômetro": "Cronômetro: synchronize, para medir tempo na GPU (capítulo 05)",
+    "ortogonalização": "Ortogonalização: orthogonalize, a iteração de Newton–Schulz (capítulo 05)",
+    "muon": "Muon: o otimizador das matrizes (capítulo 05)",
+    "treino do gpt": "Treino do GPT: lr_at, make_optimizers, autocast_dtype, maybe_compile e train_gpt (capítulo 05)",
 }
 COLLAPSED_ORIGINALS = {"erros", "dados", "cores", "curvas de perda", "mapa de atenção"}
 TITLE_PREFIX = "#@title "

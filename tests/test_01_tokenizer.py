@@ -80,3 +80,25 @@ def test_device_override(monkeypatch):
         monkeypatch.setenv("IMPGPT_DEVICE", "cuda")
         with pytest.raises(FriendlyError, match="não está disponível"):
             nb["pick_device"]()
+
+
+def test_thousands_uses_a_space_never_a_point():
+    """A convenção das saídas: milhares separados por espaço, o ponto só para decimais."""
+    thousands = shared_cells("01", "números")["thousands"]
+    assert thousands(1_115_394) == "1 115 394" and thousands(65) == "65" and thousands(4225) == "4 225"
+
+
+@pytest.mark.parametrize("prefix", ["01", "02"])
+def test_no_printed_line_uses_a_point_for_thousands(prefix):
+    """Nas saídas guardadas, nada de 1.115.394: o ponto é só o decimal do Python (reexecute o capítulo se falhar)."""
+    import re
+
+    import nbformat
+
+    from nbcode import notebook_path
+
+    dotted = re.compile(r"\b\d{1,3}(?:\.\d{3}){2,}\b")  # 1.115.394: o ponto fazendo papel de milhar
+    for i, cell in enumerate(nbformat.read(notebook_path(prefix), as_version=4).cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+            assert not dotted.search(text), f"{prefix}, célula {i}: {dotted.search(text)[0]!r} na saída"

@@ -116,3 +116,10 @@ def test_training_lowers_the_loss(capsys):
     assert history["step"] == [0, 30, 60]
     assert history["val"][-1] < history["val"][0] - 0.5
     assert "perda de treino" in capsys.readouterr().out
+
+
+def test_loss_is_cross_entropy_with_classes_in_dimension_1(model, tokenizer):
+    """F.cross_entropy quer as classes na dimensão 1: (B·T, C) achatado ou (B, C, T) dão a mesma perda."""
+    idx, targets = torch.randint(tokenizer.vocab_size, (3, 5)), torch.randint(tokenizer.vocab_size, (3, 5))
+    logits, loss = model(idx, targets)
+    assert torch.allclose(loss, torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets))
