@@ -159,7 +159,7 @@ def test_failed_download_falls_back_to_offline(nb, tmp_path, monkeypatch, capsys
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # nada de rede: o "download" falha na hora
     hf_model, hf_tokenizer, mode = nb["load_reference_gpt2"]("online", 65)
     assert mode == "offline" and hf_tokenizer is None and hf_model.config.vocab_size == 65
-    assert "sigo no modo offline" in capsys.readouterr().out
+    assert "seguimos no modo offline" in capsys.readouterr().out
 
 
 def test_no_network_means_offline(nb, monkeypatch):
@@ -257,3 +257,17 @@ def test_the_check_catches_a_wrong_gelu(nb):
         block.ffwd.gelu = torch.nn.GELU()
     _, hf_logits, max_diff = nb["compare_logits"](ours, hf_model, random_ids(65, (4, 64)))
     assert max_diff > 5 * nb["logits_tolerance"](hf_logits)
+
+
+def test_what_the_chapter_says_about_bert(nb):
+    """A seção 5 mostra, no código da biblioteca, os embeddings de segmento e a cabeça da NSP do BERT."""
+    from transformers.models.bert import modeling_bert
+
+    config = transformers.BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=32, max_position_embeddings=16)
+    embeddings = modeling_bert.BertEmbeddings(config)
+    assert embeddings.token_type_embeddings.num_embeddings == 2  # trecho A ou B
+    assert isinstance(embeddings.LayerNorm, torch.nn.LayerNorm)
+    heads = modeling_bert.BertPreTrainingHeads(config)
+    assert heads.seq_relationship.out_features == 2  # a NSP: B vem depois de A, ou não
+    assert nb["modeling_bert"] is modeling_bert
