@@ -46,6 +46,7 @@ CHAPTERS = {
     "04": "Multi-head attention",
     "05": "O decoder (GPT)",
     "06": "GPTs de verdade",
+    "07": "GPT em português",
 }
 # O que cada capítulo constrói (partes do desenho em destaque; o resto fica apagado).
 HIGHLIGHTS = {
@@ -55,6 +56,7 @@ HIGHLIGHTS = {
     "04": {"attention", "feedforward"},
     "05": {"attention", "feedforward", "addnorm", "stack", "output"},
     "06": None,  # o Transformer completo, todo em cores (ver describe)
+    "07": {"tokens", "embedding", "output"},  # o GPT do 05 inteiro; muda o vocabulário, e com ele a entrada e a saída
 }
 CAPTIONS = {
     "01": "o texto vira tokens (ids inteiros), a entrada do modelo. No GPT, as “saídas deslocadas à direita” "
@@ -68,6 +70,8 @@ CAPTIONS = {
     "05": "o bloco completo: soma & norma (conexão residual + LayerNorm), N blocos empilhados e a saída "
     "linear + softmax. Juntando tudo, o GPT.",
     "06": "o Transformer completo do artigo, com o encoder e a atenção cruzada que o GPT deixa de fora.",
+    "07": "o mesmo GPT do capítulo 05, sem mudar uma linha; o que muda é o texto que entra e o vocabulário, agora "
+    "com os acentos do português, e com ele a tabela de embeddings e a camada de saída, que têm uma linha por token.",
 }
 ALT_TEXT = {
     "01": "as entradas (tokens)",
@@ -76,6 +80,7 @@ ALT_TEXT = {
     "04": "a multi-head attention mascarada e o feed-forward",
     "05": "o bloco do decoder inteiro, empilhado N vezes, e a saída linear + softmax",
     "06": "o Transformer completo, com o encoder",
+    "07": "a entrada, o embedding e a saída, que crescem com o vocabulário do português",
 }
 
 # O que decide a aparência entra na impressão digital: esta descrição (STYLE, elementos, legendas) e o próprio
@@ -274,10 +279,9 @@ def _legend(chapter, highlighted_components):
     else:
         els.append(_text("title", "legend", "ink", x, y, f"Capítulo {chapter} · {CHAPTERS[chapter]}", size="title",
                          ha="left"))
-        rows = [("swatch_on", highlighted_components, "construído neste capítulo"),
-                ("swatch_dim", None, "outros capítulos")]
-        if chapter != "06":
-            rows.append(("swatch_dim_dropped", None, "o GPT não usa"))
+        built = "o que muda neste capítulo" if chapter == "07" else "construído neste capítulo"
+        rows = [("swatch_on", highlighted_components, built),
+                ("swatch_dim", None, "outros capítulos"), ("swatch_dim_dropped", None, "o GPT não usa")]
     y -= 10.0
     for id, comps, text in rows:
         kind = id.split("_", 1)[1]
@@ -303,7 +307,7 @@ def _legend(chapter, highlighted_components):
 
 
 def describe(chapter=None):
-    """Descrição completa da figura de um capítulo ("01".."06"), ou da figura geral (None) do README."""
+    """Descrição completa da figura de um capítulo ("01".."07"), ou da figura geral (None) do README."""
     els = _architecture()
     if chapter == "02":
         els += _bigram_bypass()
