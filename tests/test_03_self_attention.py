@@ -119,3 +119,47 @@ def test_line_attention_is_a_causal_band_of_window_rows(tokenizer, model):
     with torch.no_grad():
         direct = model.sa_head.weights(model.embed(idx))[0, -1]
     assert torch.allclose(full[t, t + 1 - BLOCK :], direct, atol=1e-6)
+
+
+def _unit_variance_scores(n, size=64, seed=0):
+    """Afinidades q·k (n, BLOCK, BLOCK) de q e k com componentes independentes de variância 1, como na seção 3."""
+    torch.manual_seed(seed)
+    q, k = torch.randn(n, BLOCK, size), torch.randn(n, BLOCK, size)
+    return q @ k.transpose(-2, -1)
+
+
+def test_score_gradient_counts_the_scaling_in_the_chain_rule():
+    """O gradiente da seção 3 é medido em q·k, antes da escala: inclui o fator 1/√head_size da regra da cadeia."""
+    raw, factor = _unit_variance_scores(50), 64**-0.5
+    upstream = torch.randn(50, BLOCK)
+    scaled = (raw * factor).requires_grad_()
+    (NB["causal_softmax"](scaled)[:, -1] * upstream).sum().backward()
+    expected = factor * scaled.grad[:, -1].norm(dim=-1)
+    assert torch.allclose(NB["score_gradient"](raw, factor, upstream), expected)
+
+
+def test_unscaled_softmax_leaves_many_rows_without_gradient():
+    """O que o capítulo afirma: sem a divisão, ~40% das linhas ficam com gradiente quase nulo em q·k, contra quase
+    nenhuma com ela; já a mediana muda pouco (umas 1,4 vez), e não 10 vezes."""
+    raw = _unit_variance_scores(1000)
+    upstream = torch.randn(1000, BLOCK)
+    unscaled = NB["score_gradient"](raw, 1.0, upstream)
+    scaled = NB["score_gradient"](raw, 64**-0.5, upstream)
+    assert (unscaled < 0.01).float().mean() > 0.3
+    assert (scaled < 0.01).float().mean() < 0.02
+    assert 1.1 < scaled.median() / unscaled.median() < 2
+
+
+def test_score_stats_measures_the_scores_of_the_head(model, tokenizer):
+    """As variâncias impressas nas seções 5 e 6 são as das afinidades que `Head.scores` calcula."""
+    data = torch.tensor(tokenizer.encode(TEXT * 4))
+    stats = NB["score_stats"](model, data, BLOCK, batch_size=16)
+    xb, _ = NB["get_batch"](data, 16, BLOCK, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        x = model.embed(xb)
+        scores = model.sa_head.scores(x)
+        q = model.sa_head.query(x)
+    visible = scores[torch.isfinite(scores)]
+    assert stats["q·k/√d"] == pytest.approx(visible.var().item(), rel=1e-4)
+    assert stats["q·k"] == pytest.approx(visible.var().item() * model.sa_head.head_size, rel=1e-4)
+    assert stats["q"] == pytest.approx(q.var().item(), rel=1e-5)
