@@ -153,3 +153,41 @@ def test_make_optimizers_splits_parameters_without_overlap():
     assert id(model.token_embedding.weight) in in_adamw  # a matriz amarrada (entrada e saída) fica no AdamW
     (only,) = NB["make_optimizers"](model, {**cfg, "optimizer": "adamw"}, "cpu")
     assert {id(p) for g in only.param_groups for p in g["params"]} == {id(p) for p in model.parameters()}
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 32), (5, 64), (1, 3, 7, 16)])
+def test_manual_layernorm_matches_nn_layernorm(shape):
+    torch.manual_seed(0)
+    x = 3 * torch.randn(shape) + 1
+    manual, library = NB["ManualLayerNorm"](shape[-1]), torch.nn.LayerNorm(shape[-1])
+    with torch.no_grad():
+        manual.gamma.copy_(torch.randn(shape[-1]))
+        manual.beta.copy_(torch.randn(shape[-1]))
+        library.weight.copy_(manual.gamma)
+        library.bias.copy_(manual.beta)
+    torch.testing.assert_close(manual(x), library(x), atol=1e-5, rtol=1e-5)
+    assert {name for name, _ in manual.named_parameters()} == {"gamma", "beta"}
+
+
+def test_stream_rms_shows_how_each_variant_treats_the_residual_stream():
+    torch.manual_seed(0)
+    xb = torch.randint(65, (4, 8))
+    sizes = {}
+    for norm in ("post", "pre"):
+        torch.manual_seed(1)
+        sizes[norm] = NB["stream_rms"](NB["BlocksLanguageModel"](65, 32, 4, 8, 4, norm=norm), xb)
+    assert all(len(s) == 5 for s in sizes.values())  # a entrada e depois de cada um dos 4 blocos
+    assert all(abs(s - 1) < 0.01 for s in sizes["post"][1:])  # a pós-norm normaliza a estrada a cada bloco
+    assert sizes["pre"][-1] > sizes["pre"][0]  # a pré-norm deixa a estrada crescer
+    gpt = small_gpt()
+    assert len(NB["stream_rms"](gpt, torch.randint(65, (2, 16)))) == gpt.config.n_layer + 1
+
+
+def test_weight_on_self_is_one_share_per_block_and_head():
+    torch.manual_seed(0)
+    model = NB["BlocksLanguageModel"](65, 32, 4, 8, 3)
+    table = NB["weight_on_self"](model, torch.randint(65, (6, 8)))
+    assert len(table) == 3 and all(len(row) == 4 for row in table)
+    assert all(0.0 <= w <= 1.0 for row in table for w in row)
+    one = NB["weight_on_self"](model, torch.randint(65, (6, 1)))  # janela de 1: só dá para olhar para si mesma
+    assert all(w == pytest.approx(1.0) for row in one for w in row)
