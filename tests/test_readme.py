@@ -52,7 +52,7 @@ def test_readme_loss_matches_the_stored_output(stage, stored_losses):
 def test_readme_cpu_training_time_matches_the_stored_output():
     nb = nbformat.read(ROOT / "notebooks" / "05_decoder_gpt.ipynb", as_version=4)
     outputs = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-    stored = re.search(r"tempo de treino: ([0-9]+) s, [0-9.,]+ tokens/s \(cpu\)", outputs)
+    stored = re.search(r"tempo de treino: ([0-9]+) s, [0-9., ]+ tokens/s \(cpu\)", outputs)
     assert stored, "o capítulo 05 deveria guardar o tempo de treino do GPT na CPU"
     _, text = readme_losses()["GPT"]
     quoted = re.search(r"em ([0-9]+) s de treino", text)
