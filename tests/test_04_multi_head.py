@@ -136,3 +136,59 @@ def test_quoted_losses_match_earlier_chapters(chapter):
         assert float(found.group(1)) == pytest.approx(stored, abs=0.006), (
             f"{chapter}: {name} = {found.group(1)}, mas o capítulo {origin} guardou {stored:.4f}"
         )
+
+
+def chapter_cells():
+    """As células do capítulo 04: (tipo, texto da célula markdown ou o que a célula de código imprimiu)."""
+    nb = nbformat.read(notebook_path("04"), as_version=4)
+    image = re.compile(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+")
+    return [(cell.cell_type, image.sub("", cell.source) if cell.cell_type == "markdown"
+             else "".join(out.get("text", "") for out in cell.get("outputs", []))) for cell in nb.cells]
+
+
+def prose_after(cells, pattern):
+    """O que a célula de código cuja saída casa com `pattern` imprimiu, e a primeira célula markdown depois dela."""
+    for i, (kind, text) in enumerate(cells):
+        if kind == "code" and re.search(pattern, text, re.M):
+            following = next(t for k, t in cells[i + 1:] if k == "markdown")
+            return text, following
+    raise LookupError(f"nenhuma saída guardada do capítulo 04 casa com {pattern!r}")
+
+
+def pt(value):
+    """2.2897 -> '2,29'; 8609 -> '8.609': como a prosa escreve os números."""
+    return f"{value:,}".replace(",", ".") if isinstance(value, int) else f"{value:.2f}".replace(".", ",")
+
+
+def test_prose_numbers_match_stored_outputs():
+    """Os números que a prosa cita batem com as saídas guardadas (depois de reexecutar, atualize a prosa)."""
+    cells = chapter_cells()
+    prose = "\n".join(text for kind, text in cells if kind == "markdown")
+    for stage, label in [("4 cabeças", "4 cabeças"), ("4 cabeças + feed-forward", "feed-forward")]:
+        printed, comment = prose_after(cells, rf"perda de validação final \({re.escape(stage)}\)")
+        loss = pt(float(re.search(rf"\({re.escape(stage)}\): ([0-9.]+)", printed).group(1)))
+        assert f"≈ {loss}" in comment, f"o comentário depois do treino ({stage}) deveria citar ≈ {loss}"
+        quoted = set(re.findall(rf"{label} ≈ (\d,\d\d)", prose))
+        assert quoted == {loss}, f"a prosa cita '{label} ≈ {sorted(quoted)}', mas a saída guardada dá {loss}"
+    counts = [r"^q, k, v de 4 cabeças de 8: ([\d .]+) parâmetros", r"^projeção W\^O: ([\d .]+) parâmetros",
+              r"^parâmetros: ([\d .]+)$", r"^parâmetros: ([\d .]+) \("]
+    for pattern in counts:
+        printed, _ = prose_after(cells, pattern)
+        count = int(re.sub(r"[ .]", "", re.search(pattern, printed, re.M).group(1)))
+        assert pt(count) in prose, f"a saída guardada dá {count} parâmetros, e a prosa não cita {pt(count)}"
+
+
+def test_prose_attention_weights_match_stored_outputs():
+    """Os pesos na própria posição e na anterior, citados depois dos mapas da linha inteira, são os impressos."""
+    cells = chapter_cells()
+    line = r"cabeça \d: na própria posição ([0-9.]+), na anterior ([0-9.]+)"
+    try:
+        printed, comment = prose_after(cells, line)
+    except LookupError:
+        pytest.skip("as saídas guardadas são de antes da versão atual da célula dos pesos: reexecute o capítulo")
+    weights = re.findall(line, printed)
+    assert len(weights) == 4
+    printed_weights = {pt(float(w)) for pair in weights for w in pair}
+    quoted = set(re.findall(r"\b0,\d\d\b", comment))
+    assert {pt(float(own)) for own, _ in weights} <= quoted, "o comentário deveria citar o peso de cada cabeça"
+    assert quoted <= printed_weights, f"o comentário cita {sorted(quoted - printed_weights)}, que a saída não imprime"
