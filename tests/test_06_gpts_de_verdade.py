@@ -2,20 +2,26 @@
 
 Tudo roda o código do próprio notebook (nbcode.definitions), com modelos pequenos e aleatórios, sem internet.
 """
+import ast
 import string
 import time
 
 import pytest
 import torch
 
-from nbcode import definitions
+from nbcode import code_cells, definitions, notebook_path
 
 transformers = pytest.importorskip("transformers")
 
 
 @pytest.fixture(scope="module")
 def nb():
-    return definitions("06")
+    """As definições do capítulo e os imports das suas células (a célula de imports também filtra avisos e imprime)."""
+    namespace = definitions("06")
+    for source in code_cells(notebook_path("06")):
+        imports = [s for s in ast.parse(source).body if isinstance(s, (ast.Import, ast.ImportFrom))]
+        exec(compile(ast.Module(imports, type_ignores=[]), "06_gpts_de_verdade.ipynb", "exec"), namespace)
+    return namespace
 
 
 def small_gpt2(nb, vocab_size=65, seed=0, **overrides):
@@ -179,7 +185,7 @@ def test_gpt2_sizes(nb):
     assert nb["count_params"](**nb["GPT_SIZES"]["GPT-2 small"]) == 124_439_808
 
 
-# --- o Transformer completo (seção 2) ---------------------------------------------------------------------
+# --- o Transformer completo (seção 1) ---------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -260,7 +266,7 @@ def test_the_check_catches_a_wrong_gelu(nb):
 
 
 def test_what_the_chapter_says_about_bert(nb):
-    """A seção 5 mostra, no código da biblioteca, os embeddings de segmento e a cabeça da NSP do BERT."""
+    """A seção 4 mostra, no código da biblioteca, os embeddings de segmento e a cabeça da NSP do BERT."""
     from transformers.models.bert import modeling_bert
 
     config = transformers.BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
