@@ -39,7 +39,7 @@ SHARED_TITLES = {
     "cronômetro": "Cronômetro: synchronize, para medir tempo na GPU (capítulo 05)",
     "ortogonalização": "Ortogonalização: orthogonalize, a iteração de Newton–Schulz (capítulo 05)",
     "muon": "Muon: o otimizador das matrizes (capítulo 05)",
-    "treino do gpt": "Treino do GPT: lr_at, make_optimizers, autocast_dtype, maybe_compile e train_gpt (capítulo 05)",
+    "treino do gpt": "Treino do GPT: train_gpt, com lr_at, make_optimizers, autocast_dtype e maybe_compile",
 }
 COLLAPSED_ORIGINALS = {"erros", "dados", "cores", "curvas de perda", "mapa de atenção"}
 TITLE_PREFIX = "#@title "
