@@ -35,3 +35,13 @@ def test_earlier_stage_constants_match_their_notebooks(stage):
         f"EARLIER_STAGES['{stage}'] = {constants[stage]} no capítulo 05, mas o capítulo {STAGES[stage]} "
         f"imprime {printed[stage]}: atualize a constante"
     )
+
+
+def test_chapter_07_quotes_the_shakespeare_gpt_of_chapter_05():
+    """O capítulo 07 compara o Machado com o GPT da CPU do 05 no Shakespeare, repetido como constante."""
+    quoted = definitions("07")["SHAKESPEARE_CPU_VAL"]
+    printed = printed_losses("05")
+    assert "GPT" in printed, "o capítulo 05 não imprime 'perda de validação final (GPT): ...'"
+    assert quoted == pytest.approx(printed["GPT"], abs=0.00005), (
+        f"SHAKESPEARE_CPU_VAL = {quoted} no capítulo 07, mas o capítulo 05 guardou {printed['GPT']}: atualize a constante"
+    )
