@@ -48,7 +48,7 @@ def test_not_utf8_gives_the_byte_offset_and_how_to_convert(tmp_path, encoding):
     with pytest.raises(nb["NotUTF8Error"]) as info:
         load_text(write(tmp_path, "carta.txt", raw), BLOCK)
     message = str(info.value)
-    assert f"o byte {expected} (0x{raw[expected]:02X}" in message
+    assert f"o byte {expected}, contando do 0 (0x{raw[expected]:02X}" in message
     assert "iconv -f latin1 -t utf-8 carta.txt" in message and "UTF-8" in message
     try:
         raw.decode("utf-8")
@@ -132,5 +132,5 @@ def test_a_url_is_downloaded_and_checked_like_a_file(server):
     assert load_text(f"{server}/conto.txt", BLOCK).startswith("Era uma vez.")
     with pytest.raises(nb["TextTooShortError"], match="conto.txt"):
         load_text(f"{server}/conto.txt", 2048)
-    with pytest.raises(nb["DatasetError"], match="Não consegui baixar"):
+    with pytest.raises(nb["DatasetError"], match="Não foi possível baixar"):
         load_text(f"{server}/sumiu.txt", BLOCK)
