@@ -43,5 +43,6 @@ def test_chapter_07_quotes_the_shakespeare_gpt_of_chapter_05():
     printed = printed_losses("05")
     assert "GPT" in printed, "o capítulo 05 não imprime 'perda de validação final (GPT): ...'"
     assert quoted == pytest.approx(printed["GPT"], abs=0.00005), (
-        f"SHAKESPEARE_CPU_VAL = {quoted} no capítulo 07, mas o capítulo 05 guardou {printed['GPT']}: atualize a constante"
+        f"SHAKESPEARE_CPU_VAL = {quoted} no capítulo 07, mas o capítulo 05 guardou {printed['GPT']}: "
+        "atualize a constante"
     )
