@@ -57,3 +57,14 @@ def test_readme_cpu_training_time_matches_the_stored_output():
     _, text = readme_losses()["GPT"]
     quoted = re.search(r"em ([0-9]+) s de treino", text)
     assert quoted and quoted[1] == stored[1], f"README diz '{text}', o notebook guardou {stored[1]} s"
+
+
+def test_readme_machado_loss_matches_the_stored_output():
+    """A linha do capítulo 07 na tabela: a perda no Machado é a que o capítulo guardou."""
+    nb = nbformat.read(ROOT / "notebooks" / "07_gpt_em_portugues.ipynb", as_version=4)
+    outputs = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    stored = re.search(r"perda de validação final \(Machado\): ([0-9.]+)", outputs)
+    assert stored, "o capítulo 07 deveria guardar 'perda de validação final (Machado): ...'"
+    row = next(line for line in README.splitlines() if line.startswith("| 07 |"))
+    quoted = float(re.search(r"\| ([0-9]+,[0-9]+) = ", row)[1].replace(",", "."))
+    assert quoted == pytest.approx(float(stored[1]), abs=0.0051), f"README diz {quoted}, o notebook guardou {stored[1]}"
