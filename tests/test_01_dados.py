@@ -1,13 +1,12 @@
 """O download do capítulo 01 (célula `dados`) contra um servidor HTTP de verdade em 127.0.0.1."""
 import hashlib
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
 
+from localserver import cache_files, serve
 from nbcode import ROOT, shared_cells
 
 nb = shared_cells("01", "erros", "dados")
@@ -72,20 +71,13 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serve(Handler) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
 def clear_hits():
     Handler.hits.clear()
-
-
-def cache_files(folder):
-    return sorted(p.name for p in Path(folder).iterdir()) if Path(folder).exists() else []
 
 
 def test_good_file_is_downloaded_and_cached(server, tmp_path):

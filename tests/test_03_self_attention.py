@@ -3,8 +3,8 @@ import math
 
 import pytest
 import torch
-from causality import assert_causal, perturb_vectors
 
+from causality import assert_causal, perturb_vectors
 from nbcode import definitions
 
 NB = definitions("03")

@@ -5,8 +5,8 @@ import re
 import nbformat
 import pytest
 import torch
-from causality import assert_causal, perturb_vectors
 
+from causality import assert_causal, perturb_vectors
 from nbcode import code_cells, definitions, notebook_path
 
 NB = definitions("04")

@@ -3,13 +3,12 @@
 Um servidor HTTP de verdade, em 127.0.0.1, serve dois textos; cada um tem o seu nome e o seu SHA-256 no cache.
 """
 import hashlib
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
 
+from localserver import cache_files, serve
 from nbcode import ROOT, definitions
 
 nb = definitions("07")
@@ -44,19 +43,13 @@ class TwoTexts(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), TwoTexts)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serve(TwoTexts) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
 def clear_hits():
     TwoTexts.hits.clear()
-
-
-def cache_files(folder):
-    return sorted(p.name for p in Path(folder).iterdir()) if Path(folder).exists() else []
 
 
 def get_machado(server, folder, route="/machado.txt", **options):

@@ -1,10 +1,10 @@
 """Capítulo 07: o texto que o leitor traz (os erros em pt-BR) e o caractere que só aparece na validação."""
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import torch
 
+from localserver import serve
 from nbcode import ROOT, definitions
 
 nb = definitions("07")
@@ -122,10 +122,8 @@ class TextHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), TextHandler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serve(TextHandler) as url:
+        yield url
 
 
 def test_a_url_is_downloaded_and_checked_like_a_file(server):
