@@ -4,7 +4,7 @@ Duas formas de escolher células:
 - `shared_cells(nb, "dados", ...)`: as células marcadas com a linha `# compartilhado: <nome>` (a primeira, ou a
   segunda quando a primeira é o título `#@title` que as fecha no Jupyter e no Colab);
 - `definitions(nb)`: toda célula que só define coisas (imports, def, class e atribuições sem chamadas),
-  ou seja, as células que não treinam nem imprimem nada.
+  ou seja, as células que não treinam nem imprimem nada, e os imports das outras células.
 """
 import ast
 from pathlib import Path
@@ -110,7 +110,16 @@ def shared_cells(prefix, *names):
     return _exec(chosen, path)
 
 
+def only_imports(source):
+    """Só os imports de uma célula que também faz outras coisas (as mágicas do IPython não são Python)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ""
+    return "\n".join(ast.unparse(s) for s in tree.body if isinstance(s, (ast.Import, ast.ImportFrom)))
+
+
 def definitions(prefix):
-    """Executa, em ordem, todas as células de definição do notebook e devolve o namespace."""
+    """Executa, em ordem, as células de definição do notebook (e os imports das outras) e devolve o namespace."""
     path = notebook_path(prefix)
-    return _exec([s for s in code_cells(path) if is_definition(s)], path)
+    return _exec([s if is_definition(s) else only_imports(s) for s in code_cells(path)], path)

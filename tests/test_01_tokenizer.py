@@ -1,11 +1,13 @@
 """O tokenizer, os lotes e a escolha de dispositivo do capítulo 01, no código do próprio notebook."""
 import os
+import re
 from pathlib import Path
 
+import nbformat
 import pytest
 import torch
 
-from nbcode import shared_cells
+from nbcode import notebook_path, shared_cells
 
 nb = shared_cells("01", "erros", "dados", "tokenizer", "lotes", "dispositivo")
 CharTokenizer, VocabularyError, FriendlyError = nb["CharTokenizer"], nb["VocabularyError"], nb["FriendlyError"]
@@ -91,12 +93,6 @@ def test_thousands_uses_a_space_never_a_point():
 @pytest.mark.parametrize("prefix", ["01", "02"])
 def test_no_printed_line_uses_a_point_for_thousands(prefix):
     """Nas saídas guardadas, nada de 1.115.394: o ponto é só o decimal do Python (reexecute o capítulo se falhar)."""
-    import re
-
-    import nbformat
-
-    from nbcode import notebook_path
-
     dotted = re.compile(r"\b\d{1,3}(?:\.\d{3}){2,}\b")  # 1.115.394: o ponto fazendo papel de milhar
     for i, cell in enumerate(nbformat.read(notebook_path(prefix), as_version=4).cells):
         for output in cell.get("outputs", []):

@@ -2,26 +2,20 @@
 
 Tudo roda o código do próprio notebook (nbcode.definitions), com modelos pequenos e aleatórios, sem internet.
 """
-import ast
 import string
 import time
 
 import pytest
 import torch
 
-from nbcode import code_cells, definitions, notebook_path
+from nbcode import definitions
 
 transformers = pytest.importorskip("transformers")
 
 
 @pytest.fixture(scope="module")
 def nb():
-    """As definições do capítulo e os imports das suas células (a célula de imports também filtra avisos e imprime)."""
-    namespace = definitions("06")
-    for source in code_cells(notebook_path("06")):
-        imports = [s for s in ast.parse(source).body if isinstance(s, (ast.Import, ast.ImportFrom))]
-        exec(compile(ast.Module(imports, type_ignores=[]), "06_gpts_de_verdade.ipynb", "exec"), namespace)
-    return namespace
+    return definitions("06")
 
 
 def small_gpt2(nb, vocab_size=65, seed=0, **overrides):
