@@ -15,14 +15,9 @@ O modelo, o laço de treino e a configuração vêm das células de definição 
 """
 import argparse
 import math
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from nbcode import definitions  # noqa: E402
+from nbcode import ROOT, definitions
 
 # As metas do capítulo numa CPU de 2 núcleos: validação <= 1.88 em <= 40 s de treino; a ousada, <= 1.75 em
 # <= 60 s. Cada uma usa o mesmo modelo e a mesma configuração do notebook, com menos passos (o aquecimento e o

@@ -4,23 +4,20 @@
     python scripts/bench_gpu.py                 # ms por passo com e sem torch.compile, e float16 contra bfloat16
     python scripts/bench.py --device cuda --full    # o treino completo da configuração cuda (perda e tempo)
 
-1. Passos de treino do modelo grande (6 camadas, largura 384, lote 64 x 256), em bfloat16, com e sem
-   `torch.compile`: o tempo dos primeiros passos (a compilação entra aí) e os ms por passo depois deles.
-2. O caminho das placas sem bfloat16 (a T4 do Colab): `float16` com `GradScaler`, forçado na placa que houver,
-   contra o `bfloat16`, em poucos passos do `train_gpt` do notebook; as duas perdas devem ficar juntas.
+1. Passos de treino do modelo grande (6 camadas, largura 384, lote 64 x 256) dados pelo `make_train_step` do
+   notebook, o mesmo passo do `train_gpt`, com e sem `torch.compile`: o tempo dos primeiros passos (a
+   compilação entra aí) e os ms por passo depois deles.
+2. O caminho das placas sem bfloat16 (a T4 do Colab): `float16` com `GradScaler`, escolhido pela chave `amp_dtype`
+   da configuração, contra o `bfloat16`, em poucos passos do `train_gpt`; as duas perdas devem ficar juntas.
 
 Usa o código do próprio notebook (scripts/nbcode.py). Precisa de uma GPU NVIDIA com CUDA.
 """
 import argparse
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from bench import load_data, new_model  # noqa: E402
-from nbcode import definitions  # noqa: E402
+from bench import load_data, new_model
+from nbcode import definitions
 
 
 def parse_args(argv=None):
@@ -32,22 +29,15 @@ def parse_args(argv=None):
 
 
 def step_time(ns, cfg, vocab_size, train_data, warmup, reps):
-    """(segundos dos primeiros passos, ms por passo depois deles) com os otimizadores e o compile do notebook."""
+    """(segundos dos primeiros passos, ms por passo depois deles) com o passo de treino do próprio notebook."""
     torch = ns["torch"]
     model = new_model(ns, cfg, vocab_size, "cuda")
-    optimizers = ns["make_optimizers"](model, cfg, "cuda")
-    step_model = ns["maybe_compile"](model, cfg, "cuda")
+    step = ns["make_train_step"](model, cfg, "cuda")
     generator = torch.Generator().manual_seed(0)
 
     def one_step():
         xb, yb = ns["get_batch"](train_data, cfg["batch_size"], cfg["block_size"], generator=generator, device="cuda")
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            _, loss = step_model(xb, yb)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        for optimizer in optimizers:
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+        step(xb, yb)
 
     start = time.perf_counter()
     for _ in range(warmup):
@@ -75,7 +65,7 @@ def main(argv=None):
     amp_dtype = ns["autocast_dtype"](base, "cuda")  # a escolha do próprio notebook: bfloat16 nativo, senão float16
     print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, precisão mista do notebook: {amp_dtype}")
 
-    print(f"\n1. torch.compile: {args.warmup} passos de aquecimento, depois {args.reps} cronometrados (bfloat16)")
+    print(f"\n1. torch.compile: {args.warmup} passos de aquecimento, depois {args.reps} cronometrados ({amp_dtype})")
     times = {}
     for compile_ in (False, True):
         first, ms = step_time(ns, {**base, "compile": compile_}, tokenizer.vocab_size, train_data, args.warmup,
@@ -85,17 +75,12 @@ def main(argv=None):
     print(f"   o compile deixou cada passo {100 * (1 - times[True] / times[False]):.0f}% mais rápido")
 
     print(f"\n2. float16 + GradScaler contra bfloat16: {args.steps} passos do train_gpt, mesma semente")
-    real_bf16_check = torch.cuda.is_bf16_supported
-    try:
-        for name, fp16 in (("float16 + GradScaler", True), ("bfloat16", False)):
-            torch.cuda.is_bf16_supported = (lambda *a, **k: False) if fp16 else real_bf16_check
-            cfg = {**base, "steps": args.steps, "eval_interval": args.steps, "eval_iters": 100}
-            model = new_model(ns, cfg, tokenizer.vocab_size, "cuda")
-            history = ns["train_gpt"](model, train_data, val_data, cfg, "cuda", log=False)
-            print(f"   {name:22} ({ns['autocast_dtype'](cfg, 'cuda')}): validação {history['val'][0]:.4f} -> "
-                  f"{history['val'][-1]:.4f} em {history['seconds']:.1f} s")
-    finally:
-        torch.cuda.is_bf16_supported = real_bf16_check
+    for name, amp_dtype in (("float16 + GradScaler", "float16"), ("bfloat16", "bfloat16")):
+        cfg = {**base, "amp_dtype": amp_dtype, "steps": args.steps, "eval_interval": args.steps, "eval_iters": 100}
+        model = new_model(ns, cfg, tokenizer.vocab_size, "cuda")
+        history = ns["train_gpt"](model, train_data, val_data, cfg, "cuda", log=False)
+        print(f"   {name:22} ({ns['autocast_dtype'](cfg, 'cuda')}): validação {history['val'][0]:.4f} -> "
+              f"{history['val'][-1]:.4f} em {history['seconds']:.1f} s")
     return 0
 
 

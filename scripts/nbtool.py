@@ -7,7 +7,6 @@
     python scripts/nbtool.py sync   # repete cada célula "# compartilhado: X" igual à original (e fechada) nos seguintes
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -15,9 +14,17 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-NOTEBOOKS = ROOT / "notebooks"
+from nbcode import (
+    COLLAPSED_ORIGINALS,
+    NOTEBOOKS,
+    ROOT,
+    chapter_paths,
+    shared_name,
+    summary_of,
+    title_line,
+    without_title,
+)
+
 NOTEBOOK_METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
@@ -25,7 +32,6 @@ NOTEBOOK_METADATA = {
 CELL_METADATA_KEPT = ("tags", "jupyter", "cellView")
 # Como uma célula fechada é marcada: JupyterLab e Notebook 7 leem "jupyter", o Colab lê "cellView" (com o #@title).
 COLLAPSED_METADATA = {"jupyter": {"source_hidden": True}, "cellView": "form"}
-SUMMARY_PROBE = "import json as _json\nprint('__SUMMARY__' + _json.dumps(globals().get('SUMMARY'), default=str))"
 
 
 def clean(nb):
@@ -60,12 +66,11 @@ def merge_streams(outputs):
     return merged
 
 
-def kernel_env():
-    env = dict(os.environ)
-    env["IPYKERNEL_CELL_NAME"] = "<IPY-INPUT>"  # avisos sem caminhos /tmp/ipykernel_<pid>
-    env.pop("MPLBACKEND", None)  # um backend Agg herdado apagaria as figuras das saídas
-    env.setdefault("PYTHONHASHSEED", "0")
-    return env
+def prepare_kernel_env(environ=os.environ):
+    """O ambiente que os kernels herdam, aqui e nos testes (tests/conftest.py): o mesmo nos dois caminhos."""
+    environ["IPYKERNEL_CELL_NAME"] = "<IPY-INPUT>"  # avisos sem caminhos /tmp/ipykernel_<pid>
+    environ.pop("MPLBACKEND", None)  # um backend Agg herdado apagaria as figuras das saídas
+    environ.setdefault("PYTHONHASHSEED", "0")
 
 
 def execute(nb, cwd, label, timeout=1800):
@@ -80,7 +85,7 @@ def execute(nb, cwd, label, timeout=1800):
             done["n"] += 1
             print(f"\r  {label}: célula {done['n']}/{n_code}", end="", flush=True)
 
-    os.environ.update(kernel_env())
+    prepare_kernel_env()
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
         on_cell_executed=on_cell_executed,
@@ -110,18 +115,14 @@ def cmd_execute(paths):
 
 def shared_form(name, body, original):
     """(código, metadados) de uma célula compartilhada: fechada, com título, onde é recapitulação ou infraestrutura."""
-    from nbcode import COLLAPSED_ORIGINALS, title_line
-
     collapsed = not original or name in COLLAPSED_ORIGINALS
     return (title_line(name) + body, dict(COLLAPSED_METADATA)) if collapsed else (body, {})
 
 
 def cmd_sync():
     """Depois de editar uma célula compartilhada na original, repete-a igual (e fechada) nos capítulos seguintes."""
-    from nbcode import shared_name, without_title
-
     originals = {}
-    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+    for path in chapter_paths():
         nb = nbformat.read(path, as_version=4)
         changed = []
         for cell in nb.cells:
@@ -143,9 +144,8 @@ def cmd_sync():
 def cmd_run(out_dir):
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+    for path in chapter_paths():
         nb = nbformat.read(path, as_version=4)
-        nb.cells.append(nbformat.v4.new_code_cell(SUMMARY_PROBE))
         start = time.perf_counter()
         try:
             execute(nb, NOTEBOOKS, path.stem)
@@ -154,12 +154,7 @@ def cmd_run(out_dir):
             rows.append((path.stem, "—", "FALHOU", time.perf_counter() - start))
             continue
         elapsed = time.perf_counter() - start
-        summary = {}
-        for output in nb.cells[-1].get("outputs", []):
-            text = output.get("text", "")
-            if "__SUMMARY__" in text:
-                summary = json.loads(text.split("__SUMMARY__", 1)[1]) or {}
-        nb.cells.pop()
+        summary = summary_of(nb)  # o SUMMARY que o capítulo imprimiu: o mesmo canal dos testes e das figuras
         nbformat.write(clean(nb), out_dir / path.name)
         rows.append((path.stem, summary.get("dispositivo", "?"), summary.get("resultado", "?"), elapsed))
     print("\nResumo da série")

@@ -22,3 +22,19 @@ def perturb_vectors(x, t):
     changed = x.clone()
     changed[:, t] += torch.randn_like(changed[:, t])
     return changed
+
+
+def perturb_tokens(vocab_size):
+    """Troca o token da posição t pelo seguinte no vocabulário."""
+    def perturb(idx, t):
+        changed = idx.clone()
+        changed[:, t] = (changed[:, t] + 1) % vocab_size
+        return changed
+
+    return perturb
+
+
+def assert_model_causal(model, vocab_size, block_size):
+    """assert_causal para um modelo de linguagem: entradas de tokens, saída = logits."""
+    assert_causal(lambda idx: model(idx)[0], lambda T: torch.randint(vocab_size, (2, T)), perturb_tokens(vocab_size),
+                  block_size)

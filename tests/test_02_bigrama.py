@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from causality import assert_model_causal
 from nbcode import definitions
 
 NB = definitions("02")
@@ -41,15 +42,7 @@ def test_initial_loss_is_uniform_guess():
 
 @pytest.mark.parametrize("block_size", [1, 8])
 def test_causal_for_every_length(model, tokenizer, block_size):
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for T in range(1, block_size + 1):
-            idx = torch.randint(tokenizer.vocab_size, (2, T))
-            logits, _ = model(idx)
-            for t in range(T):
-                changed = idx.clone()
-                changed[:, t] = (changed[:, t] + 1) % tokenizer.vocab_size
-                assert torch.equal(model(changed)[0][:, :t], logits[:, :t]), f"T={T}: a posição {t} vazou para trás"
+    assert_model_causal(model, tokenizer.vocab_size, block_size)
 
 
 class LengthSpy(torch.nn.Module):

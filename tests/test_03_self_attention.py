@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from causality import assert_causal, perturb_vectors
+from causality import assert_causal, assert_model_causal, perturb_vectors
 from nbcode import definitions
 
 NB = definitions("03")
@@ -23,16 +23,6 @@ def model(tokenizer):
     return NB["SingleHeadLanguageModel"](tokenizer.vocab_size, n_embd=16, block_size=BLOCK).eval()
 
 
-def perturb_tokens(vocab_size):
-    def perturb(idx, t):
-        changed = idx.clone()
-        changed[:, t] = (changed[:, t] + 1) % vocab_size
-        return changed
-
-    return perturb
-
-
-
 def test_head_is_causal():
     torch.manual_seed(0)
     head = NB["Head"](n_embd=16, head_size=8, block_size=BLOCK)
@@ -40,8 +30,7 @@ def test_head_is_causal():
 
 
 def test_model_is_causal(model, tokenizer):
-    V = tokenizer.vocab_size
-    assert_causal(lambda idx: model(idx)[0], lambda T: torch.randint(V, (2, T)), perturb_tokens(V), BLOCK)
+    assert_model_causal(model, tokenizer.vocab_size, BLOCK)
 
 
 def test_notebook_causality_check_agrees(model, tokenizer):

@@ -6,8 +6,8 @@ import nbformat
 import pytest
 import torch
 
-from causality import assert_causal, perturb_vectors
-from nbcode import code_cells, definitions, notebook_path
+from causality import assert_causal, assert_model_causal, perturb_vectors
+from nbcode import definitions, notebook_path
 
 NB = definitions("04")
 TEXT = "O Romeo, Romeo! wherefore art thou Romeo?\nDeny thy father and refuse thy name;\n"
@@ -37,13 +37,7 @@ def test_multi_head_attention_is_causal(n_head):
 def test_models_are_causal(name, tokenizer):
     V = tokenizer.vocab_size
     model = make(name, V)
-
-    def perturb(idx, t):
-        changed = idx.clone()
-        changed[:, t] = (changed[:, t] + 1) % V
-        return changed
-
-    assert_causal(lambda idx: model(idx)[0], lambda T: torch.randint(V, (2, T)), perturb, BLOCK)
+    assert_model_causal(model, V, BLOCK)
     assert NB["is_causal"](model, V, BLOCK, "cpu")
 
 
@@ -108,34 +102,6 @@ def test_head_maps_one_per_head(tokenizer):
     assert len(maps) == 4 and all(m.shape == (8, 8) for m in maps)
     assert all(torch.allclose(m.sum(dim=-1), torch.ones(8)) for m in maps)
 
-
-
-def stored_final_loss(prefix, stage):
-    """A perda de validação final que o notebook `prefix` guardou na saída (execução na CPU)."""
-    nb = nbformat.read(notebook_path(prefix), as_version=4)
-    pattern = re.compile(rf"perda de validação final \({re.escape(stage)}\): ([0-9.]+)")
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            found = pattern.search(output.get("text", ""))
-            if found:
-                return float(found.group(1))
-    raise LookupError(f"{notebook_path(prefix).name} não guardou a perda final de '{stage}'")
-
-
-@pytest.mark.parametrize("chapter", ["03", "04"])
-def test_quoted_losses_match_earlier_chapters(chapter):
-    """As perdas de capítulos anteriores citadas em 03 e 04 (BIGRAM_VAL, ONE_HEAD_VAL) batem com as saídas guardadas."""
-    source = "\n".join(code_cells(notebook_path(chapter)))
-    quoted = {"BIGRAM_VAL": ("02", "bigrama"), "ONE_HEAD_VAL": ("03", "uma cabeça")}
-    expected = {"03": ["BIGRAM_VAL"], "04": ["BIGRAM_VAL", "ONE_HEAD_VAL"]}[chapter]
-    for name in expected:
-        origin, stage = quoted[name]
-        found = re.search(rf"^{name} = ([0-9.]+)", source, re.M)
-        assert found, f"o capítulo {chapter} deveria citar {name} (a perda do capítulo {origin})"
-        stored = stored_final_loss(origin, stage)
-        assert float(found.group(1)) == pytest.approx(stored, abs=0.006), (
-            f"{chapter}: {name} = {found.group(1)}, mas o capítulo {origin} guardou {stored:.4f}"
-        )
 
 
 def chapter_cells():

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from causality import assert_model_causal
 from nbcode import definitions
 
 NB = definitions("05")
@@ -27,12 +28,8 @@ def test_teaching_and_efficient_attention_agree_on_same_weights(n_embd, n_head, 
 
 def test_gpt_is_causal():
     model = small_gpt()
-    a = torch.randint(65, (2, 16))
-    b = a.clone()
-    b[:, 9:] = torch.randint(65, (2, 7))
-    la, lb = model(a)[0], model(b)[0]
-    torch.testing.assert_close(la[:, :9], lb[:, :9])
-    assert not torch.allclose(la[:, 9:], lb[:, 9:])
+    assert_model_causal(model, 65, 16)
+    assert NB["is_causal"](model, 65, 16, "cpu")
 
 
 def test_gpt2_compatible_interface():
@@ -191,3 +188,27 @@ def test_weight_on_self_is_one_share_per_block_and_head():
     assert all(0.0 <= w <= 1.0 for row in table for w in row)
     one = NB["weight_on_self"](model, torch.randint(65, (6, 1)))  # janela de 1: só dá para olhar para si mesma
     assert all(w == pytest.approx(1.0) for row in one for w in row)
+
+
+def test_train_gpt_takes_exactly_the_shared_train_step():
+    """train_gpt e um laço à mão com make_train_step (o passo que o benchmark da GPU cronometra) dão o mesmo modelo."""
+    cfg = {**NB["CONFIGS"]["cpu"], "steps": 6, "warmup": 2, "eval_interval": 6, "eval_iters": 1, "eval_batch_size": 2,
+           "batch_size": 2, "block_size": 16}
+    data = torch.randint(65, (500,))
+    trained = small_gpt(n_layer=1)
+    NB["train_gpt"](trained, data, data, cfg, "cpu", log=False)
+    by_hand = small_gpt(n_layer=1).train()
+    step = NB["make_train_step"](by_hand, cfg, "cpu")
+    generator = torch.Generator().manual_seed(1337)
+    for i in range(cfg["steps"]):
+        xb, yb = NB["get_batch"](data, cfg["batch_size"], cfg["block_size"], generator=generator)
+        step(xb, yb, NB["lr_at"](i, cfg) / cfg["lr"])
+    for (name, a), b in zip(trained.state_dict().items(), by_hand.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_autocast_dtype_reads_the_config_key():
+    cfg = {"amp": True}
+    assert NB["autocast_dtype"](cfg, "cpu") is None and NB["autocast_dtype"]({"amp": False}, "cuda") is None
+    assert NB["autocast_dtype"]({**cfg, "amp_dtype": "float16"}, "cuda") is torch.float16
+    assert NB["autocast_dtype"]({**cfg, "amp_dtype": "bfloat16"}, "cuda") is torch.bfloat16

@@ -1,12 +1,11 @@
 """Os benchmarks rodam e imprimem os números que prometem (com poucos passos: aqui não se mede velocidade)."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
+from nbcode import ROOT
 
 
 def run_script(*args):

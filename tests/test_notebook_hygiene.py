@@ -1,13 +1,22 @@
 """Os notebooks como o leitor os encontra no GitHub: formato válido, saídas de uma execução limpa, metadados limpos."""
+import ast
 import re
 
 import nbformat
 import pytest
 
-from nbcode import COLLAPSED_ORIGINALS, NOTEBOOKS, SHARED_PREFIX, TITLE_PREFIX, code_cells, shared_name, without_title
+from nbcode import (
+    COLLAPSED_ORIGINALS,
+    SHARED_PREFIX,
+    TITLE_PREFIX,
+    chapter_paths,
+    code_cells,
+    shared_name,
+    without_title,
+)
 from nbtool import CELL_METADATA_KEPT, COLLAPSED_METADATA, NOTEBOOK_METADATA, merge_streams, shared_form
 
-PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+PATHS = chapter_paths()
 LOCAL_PATH = re.compile(r"(/home/|/root/|/tmp/|/work/|/Users/|[A-Za-z]:\\\\Users|/content/|/private/var/)")
 
 
@@ -110,3 +119,37 @@ def test_recaps_and_infrastructure_open_collapsed():
                 "(scripts/nbtool.py sync os acerta)")
             collapsed += cell.source.startswith(TITLE_PREFIX)
     assert COLLAPSED_ORIGINALS <= seen and collapsed > len(seen)
+
+
+def drifted_names(chapters):
+    """Nomes de classe ou função do nível de cima definidos com código diferente em dois lugares.
+
+    `chapters`: {nome do capítulo: [código de cada célula]}. O código é comparado pela árvore sintática (ast),
+    então comentários e o título #@title não contam; docstrings e qualquer linha de código contam.
+    """
+    first, drifted = {}, []
+    for chapter, sources in chapters.items():
+        for source in sources:
+            try:
+                tree = ast.parse(without_title(source))
+            except SyntaxError:  # mágicas do IPython
+                continue
+            for node in tree.body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    where, code = first.setdefault(node.name, (chapter, ast.dump(node)))
+                    if code != ast.dump(node):
+                        drifted.append(f"{node.name}: {where} e {chapter}")
+    return drifted
+
+
+def test_one_name_one_definition_in_the_whole_series():
+    """GUIDE §4: um nome quer dizer uma coisa só. Outra forma de uma peça ganha outro nome."""
+    drifted = drifted_names({path.name: code_cells(path) for path in PATHS})
+    assert not drifted, "mesmo nome, código diferente: " + "; ".join(drifted)
+
+
+def test_drift_check_catches_a_changed_piece():
+    same = "class Head:\n    def forward(self, x):\n        return x  # comentário\n"
+    changed = "class Head:\n    def forward(self, x):\n        return 2 * x\n"
+    assert drifted_names({"03": [same], "05": [same.replace("# comentário", "")]}) == []
+    assert drifted_names({"03": [same], "05": [changed]}) == ["Head: 03 e 05"]

@@ -1,15 +1,12 @@
 """Os números do README são os que os notebooks guardaram: a tabela de perdas e o tempo do GPT da CPU."""
 import re
-from pathlib import Path
 
-import nbformat
 import pytest
 
-import figures
+from nbcode import ROOT, stage_losses, summary
 
-ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-# etapa como o README a escreve -> etapa como o notebook imprime "perda de validação final (etapa): x"
+# etapa como o README a escreve -> etapa como o SUMMARY dos capítulos a chama (nbcode.STAGES)
 README_STAGES = {
     "bigrama": "bigrama",
     "uma cabeça de atenção": "uma cabeça",
@@ -37,7 +34,7 @@ def test_readme_table_has_every_stage():
 
 @pytest.fixture(scope="module")
 def stored_losses():
-    return figures.losses_from_notebooks()  # lê os notebooks uma vez só
+    return stage_losses("cpu")  # os SUMMARY guardados nos capítulos, lidos uma vez só
 
 
 @pytest.mark.parametrize("stage", list(README_STAGES.values()))
@@ -50,21 +47,17 @@ def test_readme_loss_matches_the_stored_output(stage, stored_losses):
 
 
 def test_readme_cpu_training_time_matches_the_stored_output():
-    nb = nbformat.read(ROOT / "notebooks" / "05_decoder_gpt.ipynb", as_version=4)
-    outputs = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-    stored = re.search(r"tempo de treino: ([0-9]+) s, [0-9., ]+ tokens/s \(cpu\)", outputs)
-    assert stored, "o capítulo 05 deveria guardar o tempo de treino do GPT na CPU"
+    found = summary("05")
+    assert found["dispositivo"] == "cpu", "o README cita o tempo de treino na CPU"
+    stored = found["segundos de treino (GPT)"]
     _, text = readme_losses()["GPT"]
     quoted = re.search(r"em ([0-9]+) s de treino", text)
-    assert quoted and quoted[1] == stored[1], f"README diz '{text}', o notebook guardou {stored[1]} s"
+    assert quoted and int(quoted[1]) == stored, f"README diz '{text}', o notebook guardou {stored} s"
 
 
 def test_readme_machado_loss_matches_the_stored_output():
     """A linha do capítulo 07 na tabela: a perda no Machado é a que o capítulo guardou."""
-    nb = nbformat.read(ROOT / "notebooks" / "07_gpt_em_portugues.ipynb", as_version=4)
-    outputs = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-    stored = re.search(r"perda de validação final \(Machado\): ([0-9.]+)", outputs)
-    assert stored, "o capítulo 07 deveria guardar 'perda de validação final (Machado): ...'"
+    stored = summary("07")["perdas"]["Machado"]
     row = next(line for line in README.splitlines() if line.startswith("| 07 |"))
     quoted = float(re.search(r"\| ([0-9]+,[0-9]+) = ", row)[1].replace(",", "."))
-    assert quoted == pytest.approx(float(stored[1]), abs=0.0051), f"README diz {quoted}, o notebook guardou {stored[1]}"
+    assert quoted == pytest.approx(stored, abs=0.0051), f"README diz {quoted}, o notebook guardou {stored}"
