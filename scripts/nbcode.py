@@ -29,7 +29,7 @@ SHARED_TITLES = {
     "tokenizer": "Tokenizer de caracteres: CharTokenizer (capítulo 01)",
     "lotes": "Lotes: split_data e get_batch (capítulo 01)",
     "dispositivo": "Dispositivo: pick_device, CUDA, depois MPS, senão CPU (capítulo 01)",
-    "geração": "Geração: generate e sample, um caractere por vez (capítulo 02)",
+    "geração": "Geração: generate, sample e filter_logits, um token por vez (capítulo 02)",
     "avaliação": "Avaliação: estimate_loss, com lotes de avaliação fixos (capítulo 02)",
     "treino": "Treino: train, o laço de treino (capítulo 02)",
     "curvas de perda": "Curvas de perda: plot_history",

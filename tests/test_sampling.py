@@ -107,5 +107,7 @@ def test_sample_passes_the_controls_on():
     a = NB["sample"](model, tokenizer, "ab", 12, 8, "cpu", top_k=1)
     b = NB["sample"](model, tokenizer, "ab", 12, 8, "cpu", seed=5, top_k=1)
     assert a == b  # guloso: a semente não importa
+    model.train()
     with pytest.raises(SamplingError):
         NB["sample"](model, tokenizer, "ab", 3, 8, "cpu", top_p=2)
+    assert model.training, "depois do erro, o modelo volta ao modo em que estava"
