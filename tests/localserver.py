@@ -1,8 +1,22 @@
 """Um servidor HTTP de verdade em 127.0.0.1 para os testes de download, e o que ficou na pasta do cache."""
 import threading
 from contextlib import contextmanager
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A base dos servidores dos testes: sem log de cada pedido, e send_body para responder de uma vez."""
+
+    def log_message(self, *args):
+        pass
+
+    def send_body(self, body, status=200, length=None):
+        """Responde `body` com `status`; `length` promete outro Content-Length (para simular um corte)."""
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body) if length is None else length))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 @contextmanager

@@ -1,12 +1,11 @@
 """O download do capítulo 01 (célula `dados`) contra um servidor HTTP de verdade em 127.0.0.1."""
 import hashlib
 import time
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
 
-from localserver import cache_files, serve
+from localserver import QuietHandler, cache_files, serve
 from nbcode import ROOT, shared_cells
 
 nb = shared_cells("01", "erros", "dados")
@@ -18,18 +17,9 @@ BODY_SHA = hashlib.sha256(BODY).hexdigest()
 REAL = ROOT / "data" / FILENAME
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     hits = []  # caminhos pedidos, em ordem
     flaky = {"n": 0}
-
-    def log_message(self, *args):
-        pass
-
-    def send_body(self, body, status=200, length=None):
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body) if length is None else length))
-        self.end_headers()
-        self.wfile.write(body)
 
     def send_slowly(self, body, pause, pieces=20):
         self.send_response(200)

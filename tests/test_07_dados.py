@@ -3,12 +3,11 @@
 Um servidor HTTP de verdade, em 127.0.0.1, serve dois textos; cada um tem o seu nome e o seu SHA-256 no cache.
 """
 import hashlib
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
 
-from localserver import cache_files, serve
+from localserver import QuietHandler, cache_files, serve
 from nbcode import ROOT, definitions
 
 nb = definitions("07")
@@ -21,13 +20,10 @@ SHA = {name: hashlib.sha256(body).hexdigest() for name, body in (("s", SHAKESPEA
 REAL = ROOT / "data" / MACHADO_NAME
 
 
-class TwoTexts(BaseHTTPRequestHandler):
+class TwoTexts(QuietHandler):
     hits = []
     bodies = {"/input.txt": SHAKESPEARE, "/machado.txt": MACHADO,
               "/machado-alterado.txt": MACHADO.replace("elle".encode(), b"ele")}
-
-    def log_message(self, *args):
-        pass
 
     def do_GET(self):
         TwoTexts.hits.append(self.path)
@@ -35,10 +31,7 @@ class TwoTexts(BaseHTTPRequestHandler):
             body, status = REAL.read_bytes(), 200
         else:
             body, status = self.bodies.get(self.path, b"nao existe"), 200 if self.path in self.bodies else 404
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.send_body(body, status)
 
 
 @pytest.fixture(scope="module")

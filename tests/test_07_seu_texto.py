@@ -1,10 +1,8 @@
 """Capítulo 07: o texto que o leitor traz (os erros em pt-BR) e o caractere que só aparece na validação."""
-from http.server import BaseHTTPRequestHandler
-
 import pytest
 import torch
 
-from localserver import serve
+from localserver import QuietHandler, serve
 from nbcode import ROOT, definitions
 
 nb = definitions("07")
@@ -107,17 +105,10 @@ def test_machado_has_two_characters_only_in_validation():
     assert tokenizer.vocab_size == 117 and len(val_data) == 241_846
 
 
-class TextHandler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
+class TextHandler(QuietHandler):
     def do_GET(self):
         found = self.path == "/conto.txt"
-        body = ("Era uma vez. " * 100).encode("utf-8") if found else b"nada"
-        self.send_response(200 if found else 404)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.send_body(("Era uma vez. " * 100).encode("utf-8") if found else b"nada", 200 if found else 404)
 
 
 @pytest.fixture(scope="module")
