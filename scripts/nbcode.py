@@ -61,9 +61,9 @@ def without_title(source):
     return source.split("\n", 1)[1] if source.startswith(TITLE_PREFIX) and "\n" in source else source
 
 
-def chapter_paths(notebooks=None):
+def chapter_paths():
     """Os capítulos, em ordem: notebooks/NN_*.ipynb."""
-    return sorted(Path(notebooks or NOTEBOOKS).glob("[0-9][0-9]_*.ipynb"))
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
 def notebook_path(prefix):
